@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# /init of the test initramfs. kjrole= on the kernel command line picks
+# the part: A (the kernel that hibernates) or B (the kexec'd saver).
+# Lines starting with "KJ-" are read by the harness (tests/qemu/lib.sh).
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mount -t tmpfs tmp /tmp
+
+arg() { sed -n "s/.*[ ^]$1=\([^ ]*\).*/\1/p" /proc/cmdline | head -n1; }
+role=$(arg kjrole)
+say() { echo "KJ-$role: $*"; }
+die() { echo "KJ-RESULT FAIL $role: $*"; poweroff -f; sleep 5; exit 1; }
+
+# kjrole=B: check the core, then jump back to A.
+if [ "$role" = B ]; then
+	entry=$(arg kexec_jump_back_entry)
+	say "up, $(uname -r), kexec_jump_back_entry=$entry"
+	[ -n "$entry" ] || die "no kexec_jump_back_entry= on the command line"
+	/bin/vmcore-check /proc/vmcore "$entry" || die "vmcore check failed"
+	if [ -n "$(arg kjreenter)" ]; then
+		say "checks done; jumping back to A (B stays resident)"
+	fi
+	kexec --load-jump-back-helper --entry="$entry" || die "cannot load the jump-back helper"
+	say "jumping back to A"
+	kexec -e
+	# A re-entered B (kjreenter): this kexec -e returned
+	say "re-entered by A"
+	/bin/vmcore-check /proc/vmcore "$entry" >/dev/null || die "vmcore check failed after re-entry"
+	kexec -u
+	kexec --load-jump-back-helper --entry="$entry" || die "cannot reload the jump-back helper"
+	say "jumping back to A again"
+	kexec -e
+	die "kexec -e returned in B"
+fi
+
+[ "$role" = A ] || die "unknown kjrole=$role"
+
+mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
+say "up, $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, workload ${mib} MiB, $rounds round trips"
+
+mkdir -p /tmp/wl
+/bin/kjworkload "$mib" /tmp/wl &
+wl=$!
+while [ ! -s /tmp/wl/seed ]; do sleep 0.2; done
+sum=$(cut -d' ' -f2 /tmp/wl/seed)
+dd if=/dev/urandom of=/tmp/tmpfs-file bs=1M count=8 2>/dev/null
+tsum=$(sha256sum /tmp/tmpfs-file | cut -d' ' -f1)
+say "workload pid $wl checksum $sum, tmpfs file sha256 $tsum"
+
+verify() {
+	rm -f /tmp/wl/verify
+	kill -USR1 "$wl" || die "workload process is gone"
+	i=0
+	while [ ! -s /tmp/wl/verify ]; do
+		i=$((i + 1)); [ $i -lt 300 ] || die "workload does not answer"
+		sleep 0.1
+	done
+	v=$(cat /tmp/wl/verify)
+	[ "$v" = "ok $sum" ] || die "workload memory changed: $v (want ok $sum)"
+	[ "$(sha256sum /tmp/tmpfs-file | cut -d' ' -f1)" = "$tsum" ] || die "tmpfs file changed"
+}
+
+load_b() {
+	kexec -c --load-preserve-context --mem-min=0 --mem-max="$memmax" \
+		--pass-memmap-cmdline --initrd=/b.cpio.gz \
+		--append="console=ttyS0 earlyprintk=serial nr_cpus=1 no_console_suspend kjrole=B $reenter" \
+		/boot/bzImage || die "kexec --load-preserve-context failed"
+}
+
+load_b
+r=1
+while [ "$r" -le "$rounds" ]; do
+	verify
+	c0=$(cat /tmp/wl/counter)
+	say "round $r: counter $c0, jumping to B"
+	kexec -e -x
+	say "round $r: back in A (kexec -e returned $?)"
+	verify
+	c1=$(cat /tmp/wl/counter)
+	sleep 1
+	c2=$(cat /tmp/wl/counter)
+	[ "$c1" -ge "$c0" ] && [ "$c2" -gt "$c1" ] || die "counter did not continue: $c0 -> $c1 -> $c2"
+	say "round $r: workload memory intact, tmpfs intact, counter $c0 -> $c1 -> $c2"
+	if [ -z "$reenter" ]; then
+		# Fresh B for the next round, as a hibernation would
+		kexec -u || die "kexec -u failed"
+		[ "$r" -lt "$rounds" ] && load_b
+	fi
+	r=$((r + 1))
+done
+echo "KJ-RESULT PASS $rounds round trips"
+poweroff -f

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: MIT
+# Shared by the QEMU tests: initramfs building, QEMU under OVMF, and
+# failure reports (last serial lines, the exception behind a triple fault).
+# shellcheck shell=bash
+
+KJ_ROOT=${KJ_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KJ_OUT=${KJ_OUT:-$KJ_ROOT/build/qemu}
+OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
+OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
+
+kj_log() { printf '[qemu] %s\n' "$*" >&2; }
+
+# Copy an executable and the shared libraries it needs into a root dir.
+kj_copy_exe() {
+	local root=$1 exe=$2 lib
+	install -D -m 755 "$exe" "$root/bin/$(basename "$exe")"
+	for lib in $(ldd "$exe" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*'); do
+		[ -e "$root$lib" ] || install -D -m 755 "$lib" "$root$lib"
+	done
+}
+
+# kj_initramfs OUT.cpio.gz ROOTDIR: pack a directory as a gzip'd newc cpio.
+kj_pack() {
+	(cd "$2" && find . -print0 | sort -z | cpio --null -o -H newc --quiet) | gzip -1 > "$1"
+}
+
+# Build the test initramfs images for kernel VERSION into $KJ_OUT/VERSION:
+# b.cpio.gz (B's) and a.cpio.gz (A's, which carries B's kernel and initramfs).
+kj_build_initramfs() {
+	local kdir=$1 out=$2 root
+	mkdir -p "$out" "$KJ_OUT/bin"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$KJ_OUT/bin/kjworkload" "$KJ_ROOT/tests/qemu/workload.c"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$KJ_OUT/bin/vmcore-check" "$KJ_ROOT/tests/qemu/vmcore-check.c"
+	root=$(mktemp -d)
+	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,boot,etc}
+	install -m 755 /bin/busybox "$root/bin/busybox"
+	install -m 755 "$KJ_ROOT/tests/qemu/init.sh" "$root/init"
+	kj_copy_exe "$root" /usr/sbin/kexec
+	kj_copy_exe "$root" "$KJ_OUT/bin/vmcore-check"
+	kj_pack "$out/b.cpio.gz" "$root"
+	kj_copy_exe "$root" "$KJ_OUT/bin/kjworkload"
+	cp "$out/b.cpio.gz" "$root/b.cpio.gz"
+	cp "$kdir/bzImage" "$root/boot/bzImage"
+	kj_pack "$out/a.cpio.gz" "$root"
+	rm -rf "$root"
+}
+
+# kj_qemu NAME TIMEOUT QEMU-ARGS...: run QEMU (q35, TCG, -cpu max, OVMF),
+# serial to $KJ_OUT/NAME.serial, the last exceptions to $KJ_OUT/NAME.int.
+kj_qemu() {
+	local name=$1 tmo=$2; shift 2
+	local vars="$KJ_OUT/$name.vars.fd"
+	cp "$OVMF_VARS" "$vars"
+	rm -f "$KJ_OUT/$name.serial" "$KJ_OUT/$name.int"
+	timeout --foreground "$tmo" qemu-system-x86_64 \
+		-machine q35,accel=tcg -cpu max -nographic -no-reboot -net none \
+		-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
+		-drive if=pflash,format=raw,file="$vars" \
+		-serial file:"$KJ_OUT/$name.serial" -monitor none \
+		-d int,cpu_reset -D >(tail -n 4000 > "$KJ_OUT/$name.int") \
+		"$@" </dev/null >/dev/null 2>&1
+	local rc=$?
+	sleep 0.5 # let the log tail finish
+	return $rc
+}
+
+# Explain a failed run: last serial lines and, after a triple fault,
+# the exceptions that led to it with the kernel symbol of each RIP.
+kj_report() {
+	local name=$1 sysmap=${2:-}
+	echo "--- last serial lines of $name:"
+	tr -d '\r' < "$KJ_OUT/$name.serial" | grep -av '^\s*$' | tail -n 25 | sed 's/^/  | /'
+	if grep -q 'Triple fault\|CPU Reset' "$KJ_OUT/$name.int" 2>/dev/null; then
+		echo "--- CPU reset (triple fault); last exceptions:"
+		grep -a ' v=' "$KJ_OUT/$name.int" | tail -n 6 | while read -r line; do
+			local ip sym=""
+			ip=$(echo "$line" | sed -n 's/.*pc=\([0-9a-f]*\).*/\1/p')
+			[ -n "$ip" ] || ip=$(echo "$line" | sed -n 's/.*IP=[0-9a-f]*:\([0-9a-f]*\).*/\1/p')
+			if [ -n "$ip" ] && [ -n "$sysmap" ]; then
+				sym=$(awk -v ip="$ip" 'BEGIN{t=strtonum("0x" ip)}
+					{a=strtonum("0x" $1); if (a<=t) {best=$3; off=t-a}}
+					END{if (best!="") printf "%s+0x%x", best, off}' "$sysmap")
+			fi
+			echo "  $line ${sym:+<$sym>}"
+		done
+	fi
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#include "test.h"
+
+#define MAX_TESTS 512
+
+static struct { const char *name; test_fn fn; } tests[MAX_TESTS];
+static int ntests;
+jmp_buf test_jmp;
+const char *test_current;
+
+void test_register(const char *name, test_fn fn)
+{
+	if (ntests == MAX_TESTS) {
+		fprintf(stderr, "too many tests\n");
+		exit(2);
+	}
+	tests[ntests].name = name;
+	tests[ntests].fn = fn;
+	ntests++;
+}
+
+/* argv[1], if given, runs only the tests whose name contains it */
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+
+	for (int i = 0; i < ntests; i++) {
+		if (argc > 1 && !strstr(tests[i].name, argv[1]))
+			continue;
+		test_current = tests[i].name;
+		if (setjmp(test_jmp) == 0) {
+			tests[i].fn();
+			printf("ok   %s\n", tests[i].name);
+			passed++;
+		} else {
+			printf("FAIL %s\n", tests[i].name);
+			failed++;
+		}
+		fflush(stdout);
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
