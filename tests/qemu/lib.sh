@@ -31,6 +31,7 @@ kj_build_initramfs() {
 	mkdir -p "$out" "$KJ_OUT/bin"
 	gcc -static -O2 -Wall -Wextra -Werror -o "$KJ_OUT/bin/kjworkload" "$KJ_ROOT/tests/qemu/workload.c"
 	gcc -static -O2 -Wall -Wextra -Werror -o "$KJ_OUT/bin/vmcore-check" "$KJ_ROOT/tests/qemu/vmcore-check.c"
+	gcc -static -O2 -Wall -Wextra -Werror -o "$KJ_OUT/bin/memdigest" "$KJ_ROOT/tests/qemu/memdigest.c"
 	root=$(mktemp -d)
 	mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,boot,etc}
 	install -m 755 /bin/busybox "$root/bin/busybox"
@@ -39,6 +40,7 @@ kj_build_initramfs() {
 	kj_copy_exe "$root" "$KJ_OUT/bin/vmcore-check"
 	kj_pack "$out/b.cpio.gz" "$root"
 	kj_copy_exe "$root" "$KJ_OUT/bin/kjworkload"
+	kj_copy_exe "$root" "$KJ_OUT/bin/memdigest"
 	cp "$out/b.cpio.gz" "$root/b.cpio.gz"
 	cp "$kdir/bzImage" "$root/boot/bzImage"
 	kj_pack "$out/a.cpio.gz" "$root"

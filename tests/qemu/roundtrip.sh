@@ -26,7 +26,7 @@ kj_log "$name: A -> B -> A x$rounds, -smp $smp, -m $mem, ${mib} MiB workload"
 start=$(date +%s)
 kj_qemu "$name" "${KJ_TIMEOUT:-600}" -m "$mem" -smp "$smp" \
 	-kernel "$kdir/bzImage" -initrd "$KJ_OUT/$ver/a.cpio.gz" \
-	-append "console=ttyS0 kjrole=A kjmib=$mib kjrounds=$rounds kjmemmax=$memmax ${KJ_APPEND:-}"
+	-append "console=ttyS0 panic=1 kjrole=A kjmib=$mib kjrounds=$rounds kjmemmax=$memmax ${KJ_APPEND:-}"
 rc=$?
 grep -a '^KJ-' "$KJ_OUT/$name.serial" | tr -d '\r'
 if grep -aq "^KJ-RESULT PASS" "$KJ_OUT/$name.serial"; then
