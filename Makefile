@@ -36,6 +36,8 @@ EFI_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. \
 EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T linker.ld -L$(EFI_LIBDIR) $(EFI_LIBDIR)/crt0-efi-x86_64.o
 
+.DEFAULT_GOAL := all
+
 UNIT_TESTS    :=
 FUZZ_TARGETS  :=
 BENCH_TARGETS :=

@@ -22,9 +22,10 @@ void test_register(const char *name, test_fn fn)
 /* argv[1], if given, runs only the tests whose name contains it */
 int main(int argc, char **argv)
 {
-	int passed = 0, failed = 0;
+	/* volatile: live across setjmp/longjmp */
+	volatile int passed = 0, failed = 0;
 
-	for (int i = 0; i < ntests; i++) {
+	for (volatile int i = 0; i < ntests; i++) {
 		if (argc > 1 && !strstr(tests[i].name, argv[1]))
 			continue;
 		test_current = tests[i].name;

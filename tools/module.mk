@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+# Host tools: kjsave (the saver, runs in kernel B) and kjimage (inspector).
+# They link Debian's libfdt and zlib. `make tools-static` builds static
+# copies for B's busybox initramfs in $(B)/tools-static/.
+
+TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I.
+TOOLS_LIBS   := -lfdt -lz
+TOOLS_COMMON := tools/common.c elfimg/read.c elfimg/chunk.c
+TOOLS_HDRS   := tools/common.h $(ELFIMG_HDRS)
+
+TOOLS := $(B)/tools/kjsave $(B)/tools/kjimage
+TOOLS_STATIC := $(B)/tools-static/kjsave $(B)/tools-static/kjimage
+
+all: $(TOOLS)
+
+.PHONY: tools tools-static
+tools: $(TOOLS)
+tools-static: $(TOOLS_STATIC)
+
+$(B)/tools/kjsave $(B)/tools-static/kjsave: tools/kjsave.c elfimg/write.c \
+	$(TOOLS_COMMON) $(TOOLS_HDRS)
+$(B)/tools/kjimage $(B)/tools-static/kjimage: tools/kjimage.c \
+	$(TOOLS_COMMON) $(TOOLS_HDRS)
+
+$(B)/tools/%:
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(TOOLS_CFLAGS) $(filter %.c,$^) -o $@ $(TOOLS_LIBS)
+
+$(B)/tools-static/%:
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(TOOLS_CFLAGS) -static $(filter %.c,$^) -o $@ $(TOOLS_LIBS)
+
+# End-to-end check of the tools on a synthetic core (no kernel, no QEMU)
+UNIT_TESTS += $(B)/tests/test-elfimg-tools
+$(B)/tests/test-elfimg-tools: tests/unit/test-elfimg-tools.c $(TOOLS)
+LDLIBS_test-elfimg-tools :=
+$(B)/tests/test-elfimg-tools: HOST_CFLAGS += \
+	-DKJ_TOOLS_DIR='"$(B)/tools"'
