@@ -20,7 +20,12 @@ if [ "$role" = B ]; then
 	entry=$(arg kexec_jump_back_entry)
 	say "up, $(uname -r), kexec_jump_back_entry=$entry"
 	[ -n "$entry" ] || die "no kexec_jump_back_entry= on the command line"
-	/bin/vmcore-check /proc/vmcore "$entry" || die "vmcore check failed"
+	KJ_VERBOSE=$(arg kjsave) /bin/vmcore-check /proc/vmcore "$entry" || die "vmcore check failed"
+	if [ -n "$(arg kjsave)" ] && [ -b /dev/vda ]; then
+		say "saving A's memory to /dev/vda"
+		/bin/kjsave -l 1 /dev/vda || die "kjsave failed"
+		say "image saved"
+	fi
 	if [ -n "$(arg kjreenter)" ]; then
 		say "checks done; jumping back to A (B stays resident)"
 	fi
@@ -39,7 +44,7 @@ fi
 
 [ "$role" = A ] || die "unknown kjrole=$role"
 
-mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
+save=$(arg kjsave); mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
 say "up, $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, workload ${mib} MiB, $rounds round trips"
 
 mkdir -p /tmp/wl
@@ -109,7 +114,7 @@ check_b_covered() {
 load_b() {
 	kexec -d -c --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 		--initrd=/b.cpio.gz \
-		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter $(b_memmap)" \
+		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} $(b_memmap)" \
 		/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 	check_b_covered || die "B's memory map is not covered by kexec's backup segments"
 }

@@ -38,6 +38,8 @@ kj_build_initramfs() {
 	install -m 755 "$KJ_ROOT/tests/qemu/init.sh" "$root/init"
 	kj_copy_exe "$root" /usr/sbin/kexec
 	kj_copy_exe "$root" "$KJ_OUT/bin/vmcore-check"
+	make -s -C "$KJ_ROOT" tools-static >&2 || return 1
+	kj_copy_exe "$root" "$KJ_ROOT/build/tools-static/kjsave"
 	kj_pack "$out/b.cpio.gz" "$root"
 	kj_copy_exe "$root" "$KJ_OUT/bin/kjworkload"
 	kj_copy_exe "$root" "$KJ_OUT/bin/memdigest"

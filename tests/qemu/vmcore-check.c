@@ -57,6 +57,10 @@ int main(int argc, char **argv)
 
 	for (int i = 0; i < eh.e_phnum; i++) {
 		if (ph[i].p_type == PT_LOAD) {
+			if (getenv("KJ_VERBOSE"))
+				printf("KJ-B: PT_LOAD paddr %#" PRIx64 " vaddr %#" PRIx64 " filesz %#" PRIx64
+				       " memsz %#" PRIx64 " offset %#" PRIx64 "\n", ph[i].p_paddr,
+				       ph[i].p_vaddr, ph[i].p_filesz, ph[i].p_memsz, ph[i].p_offset);
 			nload++;
 			loadbytes += ph[i].p_memsz;
 			continue;
