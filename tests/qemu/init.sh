@@ -29,8 +29,10 @@ if [ "$role" = B ]; then
 	if [ -n "$(arg kjreenter)" ]; then
 		say "checks done; jumping back to A (B stays resident)"
 	fi
+	# kjbadentry=ADDR: jump to a wrong address (tests the harness's crash report)
+	[ -n "$(arg kjbadentry)" ] && entry=$(arg kjbadentry)
 	kexec --load-jump-back-helper --entry="$entry" || die "cannot load the jump-back helper"
-	say "jumping back to A"
+	say "jumping back to A at $entry"
 	kexec -e
 	# A re-entered B (kjreenter): this kexec -e returned
 	say "re-entered by A"
@@ -44,7 +46,7 @@ fi
 
 [ "$role" = A ] || die "unknown kjrole=$role"
 
-save=$(arg kjsave); mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
+save=$(arg kjsave); badentry=$(arg kjbadentry); mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
 say "up, $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, workload ${mib} MiB, $rounds round trips"
 
 mkdir -p /tmp/wl
@@ -114,7 +116,7 @@ check_b_covered() {
 load_b() {
 	kexec -d -c --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 		--initrd=/b.cpio.gz \
-		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} $(b_memmap)" \
+		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
 		/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 	check_b_covered || die "B's memory map is not covered by kexec's backup segments"
 }

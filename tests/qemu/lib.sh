@@ -80,10 +80,16 @@ kj_report() {
 			local ip sym=""
 			ip=$(echo "$line" | sed -n 's/.*pc=\([0-9a-f]*\).*/\1/p')
 			[ -n "$ip" ] || ip=$(echo "$line" | sed -n 's/.*IP=[0-9a-f]*:\([0-9a-f]*\).*/\1/p')
-			if [ -n "$ip" ] && [ -n "$sysmap" ]; then
-				sym=$(awk -v ip="$ip" 'BEGIN{t=strtonum("0x" ip)}
-					{a=strtonum("0x" $1); if (a<=t) {best=$3; off=t-a}}
-					END{if (best!="") printf "%s+0x%x", best, off}' "$sysmap")
+			# only kernel-text addresses have a symbol
+			if [ -n "$sysmap" ] && [[ $ip == ffffffff8* ]]; then
+				# System.map addresses are 16 hex digits: sort finds the symbol
+				local near
+				near=$( { printf '%016x ~ @ip\n' "$((16#$ip))"; cat "$sysmap"; } |
+					sort | grep -B1 ' @ip$' | head -n1)
+				case $near in
+				*' @ip') ;;
+				*) sym="${near##* }+$(printf '%#x' $((16#$ip - 16#${near%% *})))" ;;
+				esac
 			fi
 			echo "  $line ${sym:+<$sym>}"
 		done

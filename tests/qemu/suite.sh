@@ -11,4 +11,6 @@ qemu_suite() {
 				tests/qemu/roundtrip.sh "$v" "$smp" 2
 		done
 	done
+	run_step "a crash in the round trip is reported with its exceptions" \
+		tests/qemu/crash-report.sh 6.12
 }
