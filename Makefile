@@ -50,7 +50,7 @@ TEST_MAIN := tests/unit/test.c
 EFI_OBJS := $(patsubst %.c,$(B)/efi-obj/%.o,$(filter %.c,$(EFI_SRCS))) \
 	    $(patsubst %.S,$(B)/efi-obj/%.o,$(filter %.S,$(EFI_SRCS)))
 
-.PHONY: all efi deps kernels check check-unit check-full check-relocs \
+.PHONY: all efi deps kernels check check-unit check-relocs \
 	fuzz-smoke bench demo clean
 
 all: efi $(UNIT_TESTS)
@@ -103,10 +103,6 @@ kernels:
 check: deps
 	$(MAKE) all $(FUZZ_TARGETS)
 	tests/run.sh all
-
-check-full: deps
-	$(MAKE) all $(FUZZ_TARGETS)
-	KJ_FULL=1 tests/run.sh all
 
 demo: deps
 	$(MAKE) efi
