@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * relocate/plan.h - conflict-free relocation planner (pure; no <efi.h>).
+ *
+ * Copy-list encoding: one 64-bit word per entry, page address | flag,
+ * modelled on Linux kexec's IND_* (bits 0-3 identical), extended with a
+ * run length and a zero-fill entry:
+ *   RELOC_IND_DESTINATION addr|1  set the destination cursor
+ *   RELOC_IND_INDIRECTION addr|2  continue reading entries at addr
+ *   RELOC_IND_DONE        4       end of list
+ *   RELOC_IND_SOURCE      addr|8  copy LEN pages from addr to the cursor
+ *   RELOC_IND_ZERO        0x10    zero LEN pages at the cursor
+ *   RELOC_IND_LENGTH      n<<12|0x20  LEN for the next SOURCE/ZERO entry
+ *                                 (LEN is 1 if no LENGTH precedes)
+ * SOURCE and ZERO advance the cursor by LEN pages.
+ */
+#ifndef KJ_RELOCATE_PLAN_H
+#define KJ_RELOCATE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RELOC_PAGE_SIZE 4096ULL
+
+#define RELOC_IND_DESTINATION 0x1ULL
+#define RELOC_IND_INDIRECTION 0x2ULL
+#define RELOC_IND_DONE        0x4ULL
+#define RELOC_IND_SOURCE      0x8ULL
+#define RELOC_IND_ZERO        0x10ULL
+#define RELOC_IND_LENGTH      0x20ULL
+
+enum reloc_err {
+	RELOC_OK = 0,
+	RELOC_E_INVAL,          /* unaligned, unsorted or overlapping input */
+	RELOC_E_DEST_UNUSABLE,  /* a destination is reserved or not in the map */
+	RELOC_E_SCRATCH_IS_DEST,/* a scratch page is a destination */
+	RELOC_E_NOSPACE,        /* scratch too small: see plan->missing_pages */
+	RELOC_E_TOOMANY,        /* caller's load[] array too small */
+};
+
+const char *reloc_strerror(enum reloc_err err);
+
+enum reloc_mem_type {
+	RELOC_MEM_FREE = 0,     /* free now: pages may be read straight here */
+	RELOC_MEM_BOOT,         /* free only after ExitBootServices */
+	RELOC_MEM_RESERVED,     /* never touched */
+};
+
+/* All ranges are [start, end), page aligned, sorted, non-overlapping. */
+struct reloc_range { uint64_t start, end; };
+struct reloc_mem { uint64_t start, end; uint32_t type; };
+struct reloc_dest { uint64_t start, end; uint32_t zero; /* zero-fill */ };
+
+/* Read image pages [dst, dst+npages) into buf (buf == dst: direct). */
+struct reloc_load { uint64_t dst, buf, npages; };
+
+#define RELOC_CTL_LA57    0x1ULL
+
+/*
+ * struct reloc_control - what the stub reads; shared with stub.S via the
+ * RELOC_CTL_OFF_* offsets (static-asserted in plan.c).
+ */
+struct reloc_control {
+	uint64_t head;          /* 0x00 first list entry (physical) */
+	uint64_t pt_root;       /* 0x08 identity page-table root (CR3) */
+	uint64_t entry;         /* 0x10 A's jump-back entry */
+	uint64_t stack_top;     /* 0x18 RSP; [stack_top] is a zero qword */
+	uint64_t flags;         /* 0x20 RELOC_CTL_* */
+	uint16_t pad0[3];
+	uint16_t gdtr_limit;    /* 0x2e own GDTR (lgdt at 0x2e) */
+	uint64_t gdtr_base;     /* 0x30 */
+	uint16_t pad1[3];
+	uint16_t final_limit;   /* 0x3e GDTR loaded just before the jump */
+	uint64_t final_base;    /* 0x40 */
+	uint64_t gdt[4];        /* 0x48 null, null, 0x10 code64, 0x18 data */
+};
+#define RELOC_CTL_OFF_HEAD    0x00
+#define RELOC_CTL_OFF_PTROOT  0x08
+#define RELOC_CTL_OFF_ENTRY   0x10
+#define RELOC_CTL_OFF_STACK   0x18
+#define RELOC_CTL_OFF_FLAGS   0x20
+#define RELOC_CTL_OFF_GDTR    0x2e
+#define RELOC_CTL_OFF_FINAL   0x3e
+#define RELOC_CTL_OFF_GDT     0x48
+
+struct reloc_plan_in {
+	const struct reloc_dest *dest; size_t ndest;
+	const struct reloc_mem *mem; size_t nmem;     /* firmware map now */
+	const struct reloc_range *scratch; size_t nscratch; /* free, no image */
+	uint64_t stub_size;     /* bytes of reloc_stub_start..end */
+	uint64_t entry;         /* A's jump-back entry */
+	bool la57;              /* image uses 5-level paging */
+	bool gb_pages;          /* CPU supports 1 GiB pages */
+	uint16_t final_limit;   /* GDTR for A; 0/0 = keep the loader's GDT */
+	uint64_t final_base;
+	int64_t virt_offset;    /* pointer = physical + virt_offset */
+};
+
+struct reloc_plan {
+	struct reloc_load *load; size_t load_cap; /* caller's array */
+	size_t nload;
+	uint64_t ctl;           /* struct reloc_control (physical) */
+	uint64_t stub;          /* copy the stub here, then call it */
+	uint64_t pt_root, list_head;
+	uint64_t staged_pages, direct_pages, zero_pages;
+	uint64_t ctl_pages;     /* control pages incl. list and page tables */
+	uint64_t missing_pages; /* on RELOC_E_NOSPACE */
+};
+
+enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out);
+
+/*
+ * reloc_idmap_pages() / reloc_idmap_build(): identity page tables for a
+ * merged sorted set of ranges (ranges a and b, each sorted; together
+ * non-overlapping), 4- or 5-level, 2 MiB or 1 GiB leaves.
+ */
+uint64_t reloc_idmap_pages(const struct reloc_range *a, size_t na,
+			   const struct reloc_range *b, size_t nb,
+			   bool la57, bool gb_pages);
+uint64_t reloc_idmap_build(const struct reloc_range *a, size_t na,
+			   const struct reloc_range *b, size_t nb,
+			   bool la57, bool gb_pages, uint64_t pool,
+			   uint64_t npool, int64_t virt_offset);
+
+/* stub.S */
+void reloc_copy(uint64_t head);                    /* SysV, host-runnable */
+void reloc_enter(uint64_t ctl) __attribute__((noreturn));
+extern const char reloc_stub_start[], reloc_stub_end[];
+
+#endif
