@@ -21,6 +21,16 @@ if [ "$role" = B ]; then
 	say "up, $(uname -r), kexec_jump_back_entry=$entry"
 	[ -n "$entry" ] || die "no kexec_jump_back_entry= on the command line"
 	KJ_VERBOSE=$(arg kjsave) /bin/vmcore-check /proc/vmcore "$entry" || die "vmcore check failed"
+	# kjhibernate=DEV: a hibernation: save the image to DEV, power off
+	if [ -n "$(arg kjhibernate)" ]; then
+		dev=$(arg kjhibernate)
+		say "hibernating: saving A's memory to $dev"
+		/bin/kjsave -l "$(arg kjsave)" "$dev" || die "kjsave failed"
+		say "image saved; powering off"
+		sync
+		poweroff -f
+		sleep 5
+	fi
 	if [ -n "$(arg kjsave)" ] && [ -b /dev/vda ]; then
 		say "saving A's memory to /dev/vda"
 		/bin/kjsave -l 1 /dev/vda || die "kjsave failed"
@@ -47,6 +57,7 @@ fi
 [ "$role" = A ] || die "unknown kjrole=$role"
 
 save=$(arg kjsave); badentry=$(arg kjbadentry); mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
+hib=$(arg kjhibernate)
 say "up, $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, workload ${mib} MiB, $rounds round trips"
 
 mkdir -p /tmp/wl
@@ -116,7 +127,7 @@ check_b_covered() {
 load_b() {
 	kexec -d -c --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 		--initrd=/b.cpio.gz \
-		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
+		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${hib:+kjhibernate=$hib} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
 		/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 	check_b_covered || die "B's memory map is not covered by kexec's backup segments"
 }

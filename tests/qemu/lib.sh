@@ -57,7 +57,7 @@ kj_qemu() {
 	cp "$OVMF_VARS" "$vars"
 	rm -f "$KJ_OUT/$name.serial" "$KJ_OUT/$name.int"
 	timeout --foreground "$tmo" qemu-system-x86_64 \
-		-machine q35,accel=tcg -cpu max -nographic -no-reboot -net none \
+		-machine q35,accel=tcg -cpu "${KJ_CPU:-max}" -nographic -no-reboot -net none \
 		-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
 		-drive if=pflash,format=raw,file="$vars" \
 		-serial file:"$KJ_OUT/$name.serial" -monitor none \
@@ -94,4 +94,58 @@ kj_report() {
 			echo "  $line ${sym:+<$sym>}"
 		done
 	fi
+}
+
+# kj_make_disk DISK IMG_MIB ESPDIR: a GPT disk with an ESP (64 MiB FAT,
+# the contents of ESPDIR) and an empty image partition named "kjresume".
+kj_make_disk() {
+	local disk=$1 img_mib=$2 espdir=$3 esp="$1.esp"
+	rm -f "$disk" "$esp"
+	truncate -s $((64 + img_mib + 2))M "$disk"
+	sgdisk -q -n 1:1M:+64M -t 1:ef00 -c 1:ESP \
+		-n 2:0:+${img_mib}M -t 2:8300 -c 2:kjresume "$disk" >/dev/null || return 1
+	mkfs.vfat -C "$esp" $((64 * 1024)) >/dev/null || return 1
+	mcopy -s -i "$esp" "$espdir"/* ::/ || return 1
+	dd if="$esp" of="$disk" bs=1M seek=1 conv=notrunc status=none || return 1
+	rm -f "$esp"
+}
+
+# kj_part DISK N: "OFFSET SIZE" in bytes of partition N.
+kj_part() {
+	sgdisk -i "$2" "$1" | awk '/^First sector/ {f=$3} /^Last sector/ {l=$3}
+		END {printf "%d %d\n", f * 512, (l - f + 1) * 512}'
+}
+
+# kj_part_dump DISK N FILE: copy partition N out (for kjimage on the host).
+kj_part_dump() {
+	local off size
+	read -r off size < <(kj_part "$1" "$2")
+	dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" status=none
+}
+
+# kj_part_poke DISK N OFFSET HEXBYTES... : overwrite bytes inside partition N.
+kj_part_poke() {
+	local disk=$1 n=$2 at=$3 off size; shift 3
+	read -r off size < <(kj_part "$disk" "$n")
+	printf "$(printf '\\x%s' "$@")" |
+		dd of="$disk" bs=1 seek=$((off + at)) conv=notrunc status=none
+}
+
+# kj_qemu_until NAME TIMEOUT PATTERN QEMU-ARGS...: like kj_qemu, but stop
+# QEMU as soon as PATTERN appears on the serial console (for boots that
+# would otherwise go on, e.g. into the firmware's next boot option).
+kj_qemu_until() {
+	local name=$1 tmo=$2 pat=$3; shift 3
+	kj_qemu "$name" "$tmo" "$@" &
+	local pid=$! t=0
+	while kill -0 "$pid" 2>/dev/null; do
+		if tr -d '\r' < "$KJ_OUT/$name.serial" 2>/dev/null | grep -aq "$pat"; then
+			sleep 1
+			pkill -f "serial file:$KJ_OUT/$name.serial" 2>/dev/null
+			break
+		fi
+		sleep 0.5; t=$((t + 1))
+	done
+	wait "$pid" 2>/dev/null
+	return 0
 }
