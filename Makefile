@@ -65,8 +65,9 @@ $(B)/efi-obj/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(EFI_CFLAGS) -c $< -o $@
 
-$(B)/kjresume.so: $(EFI_OBJS) linker.ld
-	ld $(EFI_LDFLAGS) $(EFI_OBJS) -o $@ -lefi -lgnuefi
+# EFI_LIBS: zlib and libfdt built with the EFI flags (efi/libs.mk)
+$(B)/kjresume.so: $(EFI_OBJS) $(EFI_LIBS) linker.ld
+	ld $(EFI_LDFLAGS) $(EFI_OBJS) $(EFI_LIBS) -o $@ -lefi -lgnuefi
 
 $(B)/kjresume.efi: $(B)/kjresume.so
 	objcopy -D -j .text -j .sdata -j .data -j .dynamic -j .dynsym \

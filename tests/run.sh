@@ -83,6 +83,7 @@ fuzz)
 all)
 	for t in $(make -s print-UNIT_TESTS); do run_counted "$t"; done
 	run_step "check-relocs (kjresume.efi)" make -s check-relocs
+	run_step "check-efi-libs (kjresume.efi)" make -s check-efi-libs
 	for t in $(make -s print-FUZZ_TARGETS); do
 		run_step "fuzz smoke $(basename "$t")" fuzz_smoke "$t"
 	done
