@@ -32,7 +32,7 @@ EFI_CFLAGS  := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. \
 	-ffreestanding -fno-stack-protector -fno-stack-check -fpic \
 	-fshort-wchar -mno-red-zone -maccumulate-outgoing-args \
 	-mgeneral-regs-only -fno-strict-aliasing -DGNU_EFI_USE_MS_ABI \
-	-DKJ_VERSION_W='L"$(VERSION)"'
+	-DKJ_VERSION_W='L"$(VERSION)"' -DKJ_VERSION='"$(VERSION)"'
 EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 	-T linker.ld -L$(EFI_LIBDIR) $(EFI_LIBDIR)/crt0-efi-x86_64.o
 
@@ -41,11 +41,11 @@ EFI_LDFLAGS := -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined \
 UNIT_TESTS    :=
 FUZZ_TARGETS  :=
 BENCH_TARGETS :=
-EFI_SRCS      := loader/main.c
+EFI_SRCS      := $(wildcard loader/*.c)
 
 TEST_MAIN := tests/unit/test.c
 
--include elfimg/module.mk relocate/module.mk efi/module.mk tools/module.mk
+-include elfimg/module.mk relocate/module.mk loader/module.mk efi/module.mk tools/module.mk
 
 EFI_OBJS := $(patsubst %.c,$(B)/efi-obj/%.o,$(filter %.c,$(EFI_SRCS))) \
 	    $(patsubst %.S,$(B)/efi-obj/%.o,$(filter %.S,$(EFI_SRCS)))

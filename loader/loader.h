@@ -21,6 +21,7 @@ struct kj_options {
 	unsigned pause;		/* pause=SECONDS after a refusal (default 3) */
 	bool verbose;		/* verbose: list segments, maps, the plan */
 	bool dry_run;		/* dry-run: read and verify, never resume */
+	bool discard;		/* discard: mark a complete image consumed, return */
 };
 
 void kj_options_default(struct kj_options *o);

@@ -38,6 +38,7 @@ enum kj_err {
 	KJ_E_NO_IMAGE,		/* nothing to resume: boot normally, quietly */
 	KJ_E_REFUSED,		/* an image exists but must not be resumed */
 	KJ_E_DRY_RUN,		/* dry-run finished */
+	KJ_E_DISCARDED,		/* discard: the image is now consumed */
 };
 
 struct loader {
@@ -561,10 +562,23 @@ static enum kj_err mark_consumed(struct loader *L)
 	return KJ_OK;
 }
 
+static enum kj_err mark_consumed(struct loader *L);
+
 static enum kj_err resume(struct loader *L)
 {
 	enum kj_err err;
 
+	if (L->opt.discard) {
+		/* the boot menu's "boot normally" entry: whatever the image's
+		 * state, it must not be resumed after this boot */
+		if ((err = open_image(L)) || (err = read_headers(L)))
+			return err == KJ_E_REFUSED ? KJ_E_NO_IMAGE : err;
+		L->tmp = kjefi_alloc(1024);
+		if (!L->tmp || (err = mark_consumed(L)))
+			return refuse("could not discard the image");
+		say("hibernated image discarded\n");
+		return KJ_E_DISCARDED;
+	}
 	if ((err = open_image(L)) || (err = read_headers(L)) ||
 	    (err = claim_memory(L)) || (err = make_plan(L)) || (err = read_image(L)))
 		return err;
@@ -622,6 +636,9 @@ kjefi_status kj_loader_main(const char *cmdline)
 		return KJEFI_E_NOT_FOUND;
 	case KJ_E_DRY_RUN:
 		return KJEFI_E_ABORTED;
+	case KJ_E_DISCARDED:
+		say("continuing with a normal boot\n");
+		return KJEFI_E_NOT_FOUND;
 	default:
 		say("continuing with a normal boot; the image was left as it was\n");
 		if (L.opt.pause)

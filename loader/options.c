@@ -66,6 +66,8 @@ bool kj_options_parse(struct kj_options *o, const char *s, char *err, size_t err
 				o->verbose = true;
 			else if (word_is(w, len, "dry-run"))
 				o->dry_run = true;
+			else if (word_is(w, len, "discard"))
+				o->discard = true;
 			continue; /* e.g. the loader's path, from GRUB */
 		}
 		const char *v = w + k + 1;

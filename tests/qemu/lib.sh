@@ -136,16 +136,22 @@ kj_part_poke() {
 # would otherwise go on, e.g. into the firmware's next boot option).
 kj_qemu_until() {
 	local name=$1 tmo=$2 pat=$3; shift 3
-	kj_qemu "$name" "$tmo" "$@" &
-	local pid=$! t=0
-	while kill -0 "$pid" 2>/dev/null; do
-		if tr -d '\r' < "$KJ_OUT/$name.serial" 2>/dev/null | grep -aq "$pat"; then
-			sleep 1
-			pkill -f "serial file:$KJ_OUT/$name.serial" 2>/dev/null
-			break
-		fi
-		sleep 0.5; t=$((t + 1))
-	done
-	wait "$pid" 2>/dev/null
+	# QEMU stays in the foreground (it must own the terminal); a watcher
+	# stops it once the pattern is on the serial log
+	(
+		sleep 2
+		while pgrep -f "serial file:$KJ_OUT/$name.serial" >/dev/null; do
+			if tr -d '\r' < "$KJ_OUT/$name.serial" 2>/dev/null | grep -aq "$pat"; then
+				sleep 1
+				pkill -f "serial file:$KJ_OUT/$name.serial"
+				break
+			fi
+			sleep 0.5
+		done
+	) &
+	local watcher=$!
+	kj_qemu "$name" "$tmo" "$@"
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
 	return 0
 }

@@ -23,6 +23,7 @@ TEST(options_defaults_and_sources)
 	ASSERT(kj_options_parse(&o, "# comment image=x\nimage=/kj/hib.img\n", err, sizeof(err)));
 	ASSERT(!strcmp(o.image, "/kj/hib.img") && !o.partlabel[0]);
 	ASSERT(kj_options_parse(&o, "partuuid=0FC63DAF-8483-4772-8E79-3D69D8477DE4 dry-run", err, sizeof(err)));
+	ASSERT(kj_options_parse(&o, "discard", err, sizeof(err)) && o.discard);
 	ASSERT(!o.image[0] && o.dry_run && !strcmp(o.partuuid, "0FC63DAF-8483-4772-8E79-3D69D8477DE4"));
 }
 
