@@ -102,7 +102,7 @@ kj_make_disk() {
 	local disk=$1 img_mib=$2 espdir=$3 esp="$1.esp"
 	rm -f "$disk" "$esp"
 	truncate -s $((64 + img_mib + 2))M "$disk"
-	sgdisk -q -n 1:1M:+64M -t 1:ef00 -c 1:ESP \
+	sgdisk -n 1:1M:+64M -t 1:ef00 -c 1:ESP \
 		-n 2:0:+${img_mib}M -t 2:8300 -c 2:kjresume "$disk" >/dev/null || return 1
 	mkfs.vfat -C "$esp" $((64 * 1024)) >/dev/null || return 1
 	mcopy -s -i "$esp" "$espdir"/* ::/ || return 1
