@@ -14,6 +14,14 @@
  *  I4 Every destination byte is written exactly once or zero-filled: the
  *     destinations are disjoint and every piece of them is either read
  *     directly (free now), staged and copied once, or zeroed once.
+ *  I5 The control block (with the GDT), stack, stub and page-table root
+ *     are the lowest scratch pages, in that order. When 5-level paging is
+ *     involved (in->la57 or in->fw_la57, so the stub may have to switch
+ *     the paging mode from 32-bit code) all four lie below 4 GiB, or the
+ *     plan fails with RELOC_E_NOLOWMEM.
+ *  I6 With in->csum the list names every destination page exactly once
+ *     (SOURCE, ZERO or KEEP), so reloc_csum_list() covers every
+ *     destination byte; RELOC_CTL_LIST_ALL records it.
  * When scratch is too small the plan fails with RELOC_E_NOSPACE and
  * missing_pages says how much is lacking; no partial plan is used.
  *
@@ -33,7 +41,11 @@ _Static_assert(__builtin_offsetof(struct reloc_control, flags) == RELOC_CTL_OFF_
 _Static_assert(__builtin_offsetof(struct reloc_control, gdtr_limit) == RELOC_CTL_OFF_GDTR, "ctl");
 _Static_assert(__builtin_offsetof(struct reloc_control, final_limit) == RELOC_CTL_OFF_FINAL, "ctl");
 _Static_assert(__builtin_offsetof(struct reloc_control, gdt) == RELOC_CTL_OFF_GDT, "ctl");
+_Static_assert(__builtin_offsetof(struct reloc_control, csum) == RELOC_CTL_OFF_CSUM, "ctl");
+_Static_assert(__builtin_offsetof(struct reloc_control, csum_seen) == RELOC_CTL_OFF_CSUMSEEN, "ctl");
 _Static_assert(sizeof(struct reloc_control) <= PG, "ctl");
+
+#define LOW_LIMIT 0x100000000ULL /* 32-bit code, 32-bit CR3 */
 
 const char *reloc_strerror(enum reloc_err err)
 {
@@ -44,6 +56,7 @@ const char *reloc_strerror(enum reloc_err err)
 	case RELOC_E_SCRATCH_IS_DEST: return "scratch range overlaps a destination";
 	case RELOC_E_NOSPACE: return "scratch space too small";
 	case RELOC_E_TOOMANY: return "too many load pieces for the caller's array";
+	case RELOC_E_NOLOWMEM: return "5-level paging switch needs the stub, control block, stack and page-table root below 4 GiB: too little scratch there";
 	}
 	return "unknown error";
 }
@@ -214,7 +227,7 @@ static void count_fn(void *ctx, uint64_t s, uint64_t e, uint32_t type, uint32_t 
 	else { c->staged += n; c->staged_pieces++; }
 }
 
-struct emit { struct reloc_plan *out; struct cursor *stage; struct list *list; bool overflow; };
+struct emit { struct reloc_plan *out; struct cursor *stage; struct list *list; bool overflow, keep; };
 static void add_load(struct emit *em, uint64_t dst, uint64_t buf, uint64_t n)
 {
 	struct reloc_plan *o = em->out;
@@ -242,6 +255,11 @@ static void emit_fn(void *ctx, uint64_t s, uint64_t e, uint32_t type, uint32_t z
 	}
 	if (type == RELOC_MEM_FREE) {
 		add_load(em, s, s, n);
+		if (em->keep) { /* I6: named, for the checksum only */
+			list_put(em->list, s | RELOC_IND_DESTINATION);
+			list_put(em->list, n << 12 | RELOC_IND_LENGTH);
+			list_put(em->list, RELOC_IND_KEEP);
+		}
 		return;
 	}
 	list_put(em->list, s | RELOC_IND_DESTINATION);
@@ -289,9 +307,11 @@ enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out
 		return err;
 
 	/* Upper bound of list words: 3 per zero piece, 1 + 2 per staged run
-	 * (a staged piece splits at most once per scratch range), DONE. */
+	 * (a staged piece splits at most once per scratch range), 3 per
+	 * direct piece with csum, DONE. */
 	uint64_t runs = c.staged_pieces + in->nscratch;
-	uint64_t words = 3 * c.zero_pieces + c.staged_pieces + 2 * runs + 1;
+	uint64_t words = 3 * c.zero_pieces + c.staged_pieces + 2 * runs + 1 +
+			 (in->csum ? 3 * c.direct_pieces : 0);
 	uint64_t list_pages = (words + PG / 8 - 2) / (PG / 8 - 1);
 	uint64_t stub_pages = (in->stub_size + PG - 1) / PG;
 	uint64_t pt_pages;
@@ -340,8 +360,13 @@ enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out
 	if (stub_pages)
 		cur_take(&cur, 1, &stub);
 	struct cursor ptcur = cur;
-	for (uint64_t k = 0; k < pt_pages; k++)
+	for (uint64_t k = 0; k < pt_pages; k++) {
 		cur_take(&cur, 1, &pt);
+		if (k == 0 && (in->la57 || in->fw_la57) && /* I5 */
+		    (ctl >= LOW_LIMIT || stack >= LOW_LIMIT ||
+		     stub >= LOW_LIMIT || pt >= LOW_LIMIT))
+			return RELOC_E_NOLOWMEM;
+	}
 	cur_take(&cur, 1, &list0);
 	struct cursor listcur = cur;
 	for (uint64_t k = 1; k < list_pages; k++)
@@ -350,7 +375,7 @@ enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out
 
 	struct list l = { list0, 0, 0, &listcur, in->virt_offset };
 	zero_page(list0, in->virt_offset);
-	struct emit em = { out, &cur, &l, false };
+	struct emit em = { out, &cur, &l, false, in->csum };
 	sweep(in, emit_fn, &em);
 	list_put(&l, RELOC_IND_DONE);
 	if (em.overflow)
@@ -400,7 +425,8 @@ enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out
 	k->pt_root = root;
 	k->entry = in->entry;
 	k->stack_top = stack + PG - 16;  /* zero qword at [rsp] */
-	k->flags = in->la57 ? RELOC_CTL_LA57 : 0;
+	k->flags = (in->la57 ? RELOC_CTL_LA57 : 0) | (in->csum ? RELOC_CTL_LIST_ALL : 0);
+	k->gdt[1] = 0x00cf9a000000ffffULL;  /* 0x08: 32-bit code (LA57 switch) */
 	k->gdt[2] = 0x00af9a000000ffffULL;  /* 0x10: 64-bit code, DPL0 */
 	k->gdt[3] = 0x00cf92000000ffffULL;  /* 0x18: data */
 	k->gdtr_limit = sizeof(k->gdt) - 1;
@@ -416,5 +442,35 @@ enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out
 	out->stub = stub;
 	out->pt_root = root;
 	out->list_head = list0;
+	return RELOC_OK;
+}
+
+uint64_t reloc_csum(uint64_t dst, const void *buf, uint64_t nbytes)
+{
+	/* A byte b at address x is b << 8 (x % 8) of the qword at x & ~7:
+	 * it adds (b << 8 (x % 8)) * ((x & ~7) + 1). Linear, so any split
+	 * of the bytes gives the same total. */
+	const unsigned char *p = buf;
+	uint64_t sum = 0;
+	for (; nbytes && (dst & 7); nbytes--, dst++, p++)
+		sum += ((uint64_t)*p << (8 * (dst & 7))) * ((dst & ~7ULL) + 1);
+	for (; nbytes >= 8; nbytes -= 8, dst += 8, p += 8) {
+		uint64_t q;
+		__builtin_memcpy(&q, p, 8); /* x86: little endian, unaligned ok */
+		sum += q * (dst + 1);
+	}
+	for (; nbytes; nbytes--, dst++, p++)
+		sum += ((uint64_t)*p << (8 * (dst & 7))) * ((dst & ~7ULL) + 1);
+	return sum;
+}
+
+enum reloc_err reloc_set_csum(const struct reloc_plan *plan, int64_t virt_offset,
+			      uint64_t expected)
+{
+	struct reloc_control *k = va(plan->ctl, virt_offset);
+	if (!(k->flags & RELOC_CTL_LIST_ALL))
+		return RELOC_E_INVAL; /* planned without in->csum: I6 */
+	k->csum = expected;
+	k->flags |= RELOC_CTL_CSUM;
 	return RELOC_OK;
 }

@@ -10,9 +10,23 @@
  *   RELOC_IND_DONE        4       end of list
  *   RELOC_IND_SOURCE      addr|8  copy LEN pages from addr to the cursor
  *   RELOC_IND_ZERO        0x10    zero LEN pages at the cursor
- *   RELOC_IND_LENGTH      n<<12|0x20  LEN for the next SOURCE/ZERO entry
- *                                 (LEN is 1 if no LENGTH precedes)
- * SOURCE and ZERO advance the cursor by LEN pages.
+ *   RELOC_IND_LENGTH      n<<12|0x20  LEN for the next SOURCE/ZERO/KEEP
+ *                                 entry (LEN is 1 if no LENGTH precedes)
+ *   RELOC_IND_KEEP        0x40    LEN pages at the cursor are already in
+ *                                 place (read there directly): not
+ *                                 touched, only checksummed
+ * SOURCE, ZERO and KEEP advance the cursor by LEN pages. KEEP entries are
+ * emitted only when reloc_plan_in.csum is set, so that the list then
+ * names every destination page exactly once.
+ *
+ * Copy checksum (RELOC_CTL_CSUM): over memory, the sum mod 2^64 of
+ * q * (a + 1) for every little-endian qword q at physical address a of
+ * every destination. Sums of disjoint pieces add up, so the loader can
+ * accumulate it piece by piece in any order (reloc_csum()); zero bytes
+ * contribute nothing; a change of any single qword changes it (a + 1 is
+ * odd, hence invertible mod 2^64); two pages swapped d pages apart go
+ * unnoticed only if d * (difference of their qword sums) is 0 mod 2^52.
+ * A bug and corruption detector, not cryptographic.
  */
 #ifndef KJ_RELOCATE_PLAN_H
 #define KJ_RELOCATE_PLAN_H
@@ -29,6 +43,7 @@
 #define RELOC_IND_SOURCE      0x8ULL
 #define RELOC_IND_ZERO        0x10ULL
 #define RELOC_IND_LENGTH      0x20ULL
+#define RELOC_IND_KEEP        0x40ULL
 
 enum reloc_err {
 	RELOC_OK = 0,
@@ -37,6 +52,10 @@ enum reloc_err {
 	RELOC_E_SCRATCH_IS_DEST,/* a scratch page is a destination */
 	RELOC_E_NOSPACE,        /* scratch too small: see plan->missing_pages */
 	RELOC_E_TOOMANY,        /* caller's load[] array too small */
+	RELOC_E_NOLOWMEM,       /* 5-level paging involved (la57/fw_la57)
+				 * and the lowest scratch pages, where the
+				 * stub, ctl, stack and root go, are not all
+				 * below 4 GiB (plan.c I5) */
 };
 
 const char *reloc_strerror(enum reloc_err err);
@@ -55,7 +74,9 @@ struct reloc_dest { uint64_t start, end; uint32_t zero; /* zero-fill */ };
 /* Read image pages [dst, dst+npages) into buf (buf == dst: direct). */
 struct reloc_load { uint64_t dst, buf, npages; };
 
-#define RELOC_CTL_LA57    0x1ULL
+#define RELOC_CTL_LA57     0x1ULL /* A runs with CR4.LA57 (5-level) */
+#define RELOC_CTL_CSUM     0x2ULL /* check csum after the copy */
+#define RELOC_CTL_LIST_ALL 0x4ULL /* list names every destination page */
 
 /*
  * struct reloc_control - what the stub reads; shared with stub.S via the
@@ -73,7 +94,9 @@ struct reloc_control {
 	uint16_t pad1[3];
 	uint16_t final_limit;   /* 0x3e GDTR loaded just before the jump */
 	uint64_t final_base;    /* 0x40 */
-	uint64_t gdt[4];        /* 0x48 null, null, 0x10 code64, 0x18 data */
+	uint64_t gdt[4];        /* 0x48 null, 0x08 code32, 0x10 code64, 0x18 data */
+	uint64_t csum;          /* 0x68 expected checksum (RELOC_CTL_CSUM) */
+	uint64_t csum_seen;     /* 0x70 stub: checksum it computed */
 };
 #define RELOC_CTL_OFF_HEAD    0x00
 #define RELOC_CTL_OFF_PTROOT  0x08
@@ -83,6 +106,8 @@ struct reloc_control {
 #define RELOC_CTL_OFF_GDTR    0x2e
 #define RELOC_CTL_OFF_FINAL   0x3e
 #define RELOC_CTL_OFF_GDT     0x48
+#define RELOC_CTL_OFF_CSUM    0x68
+#define RELOC_CTL_OFF_CSUMSEEN 0x70
 
 struct reloc_plan_in {
 	const struct reloc_dest *dest; size_t ndest;
@@ -92,9 +117,12 @@ struct reloc_plan_in {
 	uint64_t entry;         /* A's jump-back entry */
 	bool la57;              /* image uses 5-level paging */
 	bool gb_pages;          /* CPU supports 1 GiB pages */
-	uint16_t final_limit;   /* GDTR for A; 0/0 = keep the loader's GDT */
+	uint16_t final_limit;   /* GDTR for A; 0/0 = the stub's own GDT */
 	uint64_t final_base;
 	int64_t virt_offset;    /* pointer = physical + virt_offset */
+	bool fw_la57;           /* firmware runs 5-level (reloc_fw_la57()) */
+	bool csum;              /* list every destination (KEEP entries) so
+				 * that reloc_set_csum() may be used */
 };
 
 struct reloc_plan {
@@ -111,6 +139,25 @@ struct reloc_plan {
 enum reloc_err reloc_plan(const struct reloc_plan_in *in, struct reloc_plan *out);
 
 /*
+ * reloc_csum() - checksum contribution of nbytes at buf that will sit at
+ * physical dst (see the top of this file). Any dst, any length: a byte b
+ * at address x counts as (b << 8 (x % 8)) * ((x & ~7) + 1), so the sum is
+ * the same however the bytes are split into calls. The loader adds it up
+ * (mod 2^64) over every byte it reads or stages, in any order (zero
+ * extents add nothing), and hands the total to reloc_set_csum().
+ */
+uint64_t reloc_csum(uint64_t dst, const void *buf, uint64_t nbytes);
+
+/*
+ * reloc_set_csum() - make the stub check the copy: after copying, it
+ * computes the checksum of every destination byte and halts with 'C'
+ * instead of entering A unless it equals expected. The plan must have
+ * been made with in->csum (RELOC_E_INVAL otherwise).
+ */
+enum reloc_err reloc_set_csum(const struct reloc_plan *plan, int64_t virt_offset,
+			      uint64_t expected);
+
+/*
  * reloc_idmap_pages() / reloc_idmap_build(): identity page tables for a
  * merged sorted set of ranges (ranges a and b, each sorted; together
  * non-overlapping), 4- or 5-level, 2 MiB or 1 GiB leaves.
@@ -125,7 +172,9 @@ uint64_t reloc_idmap_build(const struct reloc_range *a, size_t na,
 
 /* stub.S */
 void reloc_copy(uint64_t head);                    /* SysV, host-runnable */
+uint64_t reloc_csum_list(uint64_t head);           /* SysV, host-runnable */
 void reloc_enter(uint64_t ctl) __attribute__((noreturn));
 extern const char reloc_stub_start[], reloc_stub_end[];
+int reloc_fw_la57(void);                           /* CPL0 only: CR4.LA57 */
 
 #endif
