@@ -45,12 +45,15 @@ size_t kj_e820_merge(struct kj_e820 *r, size_t n);
 
 /*
  * Compare the map A booted with (@a) with today's (@b), both merged.
- * They must be identical: the same RAM, and every reserved, ACPI and NVS
- * range where A left it (A keeps pointers into them). On a difference,
- * describes the first one in @msg and returns false.
+ * RAM must be the same pages (a different RAM size or layout is refused),
+ * and every ACPI, NVS, unusable and pmem range must be where A left it (A
+ * keeps pointers into them). Reserved ranges are not compared. On a
+ * difference, describes the first one in @msg and returns false.
+ * @scratch: room for na + nb entries.
  */
 bool kj_e820_same(const struct kj_e820 *a, size_t na,
-		  const struct kj_e820 *b, size_t nb, char *msg, size_t msglen);
+		  const struct kj_e820 *b, size_t nb, char *msg, size_t msglen,
+		  struct kj_e820 *scratch);
 
 /*
  * Destination extents of an image, page granular and sorted: pages the

@@ -62,6 +62,7 @@ struct loader {
 	uint8_t *buf, *tmp;		/* read batch, one decoded chunk */
 	struct elfimg_inflater *inf;
 	uint64_t t_start, t_io, t_decode, io_bytes;
+	uint64_t csum;			/* reloc_csum() of every byte placed */
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -180,7 +181,7 @@ static enum kj_err read_headers(struct loader *L)
 /* A's map from the image against today's, in E820 terms. */
 static enum kj_err check_memmap(struct loader *L)
 {
-	static struct kj_e820 a[MAX_MEM], b[MAX_MEM];
+	static struct kj_e820 a[MAX_MEM], b[MAX_MEM], scratch[2 * MAX_MEM];
 	size_t na = 0, nb = 0;
 	struct elfimg_range r;
 	char msg[160];
@@ -193,10 +194,7 @@ static enum kj_err check_memmap(struct loader *L)
 		a[na++] = (struct kj_e820){ r.start, r.start + r.size, (uint32_t)r.type };
 	}
 	for (size_t i = 0; i < L->nfw; i++) {
-		/* Linux leaves MMIO out of its E820 map: compare what it kept */
 		uint32_t t = L->fw[i].efi_type;
-		if (t == 11 /* MMIO */ || t == 12 /* MMIO port */)
-			continue;
 		if (nb == MAX_MEM)
 			return refuse("this machine's memory map is too long");
 		b[nb++] = (struct kj_e820){ L->fw[i].start, L->fw[i].end,
@@ -211,7 +209,7 @@ static enum kj_err check_memmap(struct loader *L)
 			    (unsigned long long)(i < na ? a[i].end : 0), i < na ? a[i].type : 0,
 			    (unsigned long long)(i < nb ? b[i].start : 0),
 			    (unsigned long long)(i < nb ? b[i].end : 0), i < nb ? b[i].type : 0);
-	if (!kj_e820_same(a, na, b, nb, msg, sizeof(msg)))
+	if (!kj_e820_same(a, na, b, nb, msg, sizeof(msg), scratch))
 		return refuse("this machine's memory map is not the one the system hibernated on\n"
 			      "  (RAM size or firmware changed?): %s", msg);
 	return KJ_OK;
@@ -229,18 +227,6 @@ static enum kj_err check_machine(struct loader *L)
 	if (f & ~(ELFIMG_RESUME_LA57 | ELFIMG_RESUME_GDT | ELFIMG_RESUME_EFI_RT))
 		return refuse("the image needs features this loader does not know (flags 0x%x)", f);
 	return check_memmap(L);
-}
-
-static bool in_kind(const struct loader *L, uint64_t s, uint64_t e, uint32_t kind)
-{
-	for (size_t i = 0; i < L->nfw && s < e; i++) {
-		if (L->fw[i].end <= s)
-			continue;
-		if (L->fw[i].start > s || L->fw[i].kind != kind)
-			return false;
-		s = L->fw[i].end;
-	}
-	return s >= e;
 }
 
 /*
@@ -268,19 +254,6 @@ static enum kj_err claim_memory(struct loader *L)
 	enum kj_err err = check_machine(L);
 	if (err)
 		return err;
-
-	/* a segment boundary inside a page the firmware owns cannot be
-	 * restored byte-exactly by whole-page copies: only direct reads can */
-	for (size_t i = 0; i < L->info.nsegs; i++) {
-		const struct elfimg_segment *s = &L->segs[i];
-		uint64_t e = s->paddr + s->memsz;
-		bool head = (s->paddr & (PG - 1)) && !(i && L->segs[i - 1].paddr + L->segs[i - 1].memsz == s->paddr);
-		bool tail = (e & (PG - 1)) && !(i + 1 < L->info.nsegs && L->segs[i + 1].paddr == e);
-		if ((head && !in_kind(L, s->paddr & ~(PG - 1), (s->paddr & ~(PG - 1)) + PG, KJEFI_MEM_FREE)) ||
-		    (tail && !in_kind(L, e & ~(PG - 1), (e & ~(PG - 1)) + PG, KJEFI_MEM_FREE)))
-			return refuse("range %llx-%llx ends inside a page the firmware uses now",
-				      (unsigned long long)s->paddr, (unsigned long long)e);
-	}
 
 	L->mem = kjefi_alloc(L->nfw * sizeof(*L->mem));
 	if (!L->mem)
@@ -393,6 +366,9 @@ static enum kj_err make_plan(struct loader *L)
 		.final_limit = (L->info.resume_flags & ELFIMG_RESUME_GDT) ? 0 : 0x7f,
 		.final_base = (L->info.resume_flags & ELFIMG_RESUME_GDT) ? 0 : 0xfffffe0000001000ULL,
 		.virt_offset = 0,
+		.fw_la57 = reloc_fw_la57(),
+		/* the stub re-checks every destination byte after its copy */
+		.csum = true,
 	};
 	re = reloc_plan(&in, &L->plan);
 	if (re == RELOC_E_NOSPACE && L->nscratch < 4) {
@@ -406,6 +382,8 @@ static enum kj_err make_plan(struct loader *L)
 	if (re == RELOC_E_NOSPACE)
 		return refuse("not enough free memory to stage the image: %llu MiB short",
 			      (unsigned long long)(L->plan.missing_pages * PG >> 20));
+	if (re == RELOC_E_NOLOWMEM)
+		return refuse("no free memory below 4 GiB for the paging-mode switch");
 	if (re == RELOC_E_DEST_UNUSABLE)
 		return refuse("the image wants memory this firmware keeps for itself");
 	if (re)
@@ -458,6 +436,48 @@ static uint8_t *in_place(struct loader *L, size_t *cur, uint64_t dst, uint64_t l
 	return NULL;
 }
 
+/* Where the plan puts the byte destined for @addr (direct or staged). */
+static uint8_t *placed(const struct loader *L, uint64_t addr)
+{
+	for (size_t i = 0; i < L->plan.nload; i++) {
+		const struct reloc_load *ld = &L->plan.load[i];
+		if (ld->dst <= addr && addr < ld->dst + ld->npages * PG)
+			return (uint8_t *)(uintptr_t)(ld->buf + (addr - ld->dst));
+	}
+	return NULL;
+}
+
+/*
+ * Pages that segments cover only in part: the bytes outside every segment
+ * are not in the image. In a page read directly they stay as they are; a
+ * staged page must carry them too, so snapshot them into it now (the page
+ * is boot-services memory, whose content nobody needs after
+ * ExitBootServices). @sum: add them to the copy checksum instead.
+ */
+static void partial_pages(struct loader *L, bool sum)
+{
+	const struct elfimg_info *I = &L->info;
+	for (size_t i = 0; i < I->nsegs; i++) {
+		uint64_t s = L->segs[i].paddr, e = s + L->segs[i].memsz;
+		uint64_t prev = i ? L->segs[i - 1].paddr + L->segs[i - 1].memsz : 0;
+		uint64_t next = i + 1 < I->nsegs ? L->segs[i + 1].paddr : ~0ULL;
+		uint64_t gap[2][2] = {
+			{ (s & ~(PG - 1)) > prev ? s & ~(PG - 1) : prev, s },
+			{ e, ((e + PG - 1) & ~(PG - 1)) < next ? (e + PG - 1) & ~(PG - 1) : next },
+		};
+		for (int g = 0; g < 2; g++) {
+			uint64_t a = gap[g][0], b = gap[g][1];
+			uint8_t *p = a < b ? placed(L, a) : NULL;
+			if (!p)
+				continue;
+			if (sum)
+				L->csum += reloc_csum(a, p, b - a);
+			else if (p != (uint8_t *)(uintptr_t)a)
+				__builtin_memcpy(p, (const void *)(uintptr_t)a, b - a);
+		}
+	}
+}
+
 static void progress(struct loader *L, uint64_t done, uint64_t total, bool last)
 {
 	static uint64_t t_last;
@@ -490,6 +510,7 @@ static enum kj_err read_image(struct loader *L)
 	if (e)
 		return refuse("decompressor: %s", elfimg_strerror(e));
 	L->t_start = kjefi_now_us();
+	partial_pages(L, false);
 
 	uint64_t bstart = 0, bend = 0; /* file bytes held in L->buf */
 	for (size_t s = 0; s < I->nsegs; s++) {
@@ -527,6 +548,8 @@ static enum kj_err read_image(struct loader *L)
 						to ? to : L->tmp, len, true);
 			if (!e && !to)
 				scatter(L, &cur, dst, L->tmp, len);
+			if (!e)
+				L->csum += reloc_csum(dst, to ? to : L->tmp, len);
 			L->t_decode += kjefi_now_us() - t0;
 			if (e) {
 				kjefi_printf("\n");
@@ -541,6 +564,12 @@ static enum kj_err read_image(struct loader *L)
 		}
 	}
 	progress(L, done, total, true);
+
+	/* the stub sums whole pages */
+	partial_pages(L, true);
+	enum reloc_err re = reloc_set_csum(&L->plan, 0, L->csum);
+	if (re)
+		return refuse("cannot arm the copy check: %s", reloc_strerror(re));
 	return KJ_OK;
 }
 

@@ -36,35 +36,71 @@ static const char *e820_name(uint32_t t)
 	}
 }
 
-bool kj_e820_same(const struct kj_e820 *a, size_t na,
-		  const struct kj_e820 *b, size_t nb, char *msg, size_t msglen)
+static bool same_list(const struct kj_e820 *a, size_t na, const struct kj_e820 *b,
+		      size_t nb, const char *what, char *msg, size_t msglen)
 {
 	size_t i = 0;
-	for (; i < na && i < nb; i++) {
-		if (a[i].start != b[i].start || a[i].end != b[i].end ||
-		    a[i].type != b[i].type) {
-			kj_snprintf(msg, msglen,
-				    "hibernated: %s 0x%llx-0x%llx, now: %s 0x%llx-0x%llx",
-				    e820_name(a[i].type), (unsigned long long)a[i].start,
-				    (unsigned long long)a[i].end - 1, e820_name(b[i].type),
-				    (unsigned long long)b[i].start,
-				    (unsigned long long)b[i].end - 1);
-			return false;
+	for (; i < na && i < nb; i++)
+		if (a[i].start != b[i].start || a[i].end != b[i].end || a[i].type != b[i].type)
+			break;
+	if (i == na && i == nb)
+		return true;
+	char x[64], y[64];
+	if (i < na)
+		kj_snprintf(x, sizeof(x), "%s 0x%llx-0x%llx", e820_name(a[i].type),
+			    (unsigned long long)a[i].start, (unsigned long long)a[i].end - 1);
+	else
+		kj_snprintf(x, sizeof(x), "no more %s", what);
+	if (i < nb)
+		kj_snprintf(y, sizeof(y), "%s 0x%llx-0x%llx", e820_name(b[i].type),
+			    (unsigned long long)b[i].start, (unsigned long long)b[i].end - 1);
+	else
+		kj_snprintf(y, sizeof(y), "no more %s", what);
+	kj_snprintf(msg, msglen, "hibernated: %s, now: %s", x, y);
+	return false;
+}
+
+/*
+ * Split a merged map into RAM (page-rounded outward, so that a kexec-tools
+ * quirk like RAM from 0x400 matches the firmware's RAM from 0) and the
+ * firmware data A keeps pointers into (ACPI, NVS, unusable, pmem).
+ * Reserved ranges are not compared: MMIO windows come and go between
+ * kernel versions' E820 conversions, and any reserved range that took
+ * RAM away shows up as a RAM difference.
+ */
+static size_t pick(const struct kj_e820 *in, size_t n, bool ram, struct kj_e820 *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t t = in[i].type;
+		if (ram ? t != 1 : (t != 3 && t != 4 && t != 5 && t != 7 && t != 12))
+			continue;
+		struct kj_e820 r = in[i];
+		if (ram) {
+			r.start &= ~(PG - 1);
+			r.end = (r.end + PG - 1) & ~(PG - 1);
+		}
+		if (o && out[o - 1].type == r.type && out[o - 1].end >= r.start) {
+			if (r.end > out[o - 1].end)
+				out[o - 1].end = r.end;
+		} else {
+			out[o++] = r;
 		}
 	}
-	if (i < na) {
-		kj_snprintf(msg, msglen, "hibernated: %s 0x%llx-0x%llx, now: nothing",
-			    e820_name(a[i].type), (unsigned long long)a[i].start,
-			    (unsigned long long)a[i].end - 1);
+	return o;
+}
+
+bool kj_e820_same(const struct kj_e820 *a, size_t na,
+		  const struct kj_e820 *b, size_t nb, char *msg, size_t msglen,
+		  struct kj_e820 *scratch)
+{
+	struct kj_e820 *x = scratch, *y = scratch + na;
+	size_t nx = pick(a, na, true, x), ny = pick(b, nb, true, y);
+	if (!same_list(x, nx, y, ny, "RAM", msg, msglen))
 		return false;
-	}
-	if (i < nb) {
-		kj_snprintf(msg, msglen, "hibernated: nothing, now: %s 0x%llx-0x%llx",
-			    e820_name(b[i].type), (unsigned long long)b[i].start,
-			    (unsigned long long)b[i].end - 1);
-		return false;
-	}
-	return true;
+	nx = pick(a, na, false, x);
+	ny = pick(b, nb, false, y);
+	return same_list(x, nx, y, ny, "ACPI/NVS", msg, msglen);
 }
 
 /* Append [s, e) to the sorted extent list; data wins over zero on a

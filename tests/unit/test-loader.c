@@ -47,24 +47,32 @@ TEST(options_reject_bad_values)
 
 TEST(e820_merge_and_compare)
 {
+	/* what B reports of A's map (kexec-tools starts RAM at 0x400) */
 	struct kj_e820 a[] = {
-		{ 0, 0x1000, 1 }, { 0x1000, 0xa0000, 1 }, { 0x100000, 0x800000, 1 },
+		{ 0x400, 0x1000, 1 }, { 0x1000, 0xa0000, 1 }, { 0x100000, 0x800000, 1 },
 		{ 0x800000, 0x808000, 4 }, { 0x808000, 0x810000, 1 }, { 0x810000, 0x810000, 1 },
+		{ 0xffc00000, 0x100000000, 2 },
 	};
+	/* today's firmware map, flash MMIO not in it */
 	struct kj_e820 b[] = {
 		{ 0, 0xa0000, 1 }, { 0x100000, 0x800000, 1 },
-		{ 0x800000, 0x808000, 4 }, { 0x808000, 0x810000, 1 },
+		{ 0x800000, 0x808000, 4 }, { 0x808000, 0x810000, 1 }, { 0xb0000000, 0xc0000000, 2 },
 	};
+	struct kj_e820 scratch[16];
 	char msg[160];
-	size_t na = kj_e820_merge(a, 6), nb = kj_e820_merge(b, 4);
-	ASSERT_EQ(na, 4);
-	ASSERT(kj_e820_same(a, na, b, nb, msg, sizeof(msg)));
-	b[2].type = 2;
-	ASSERT(!kj_e820_same(a, na, b, nb, msg, sizeof(msg)));
-	ASSERT(strstr(msg, "hibernated: NVS 0x800000-0x807fff, now: reserved 0x800000-0x807fff"));
+	size_t na = kj_e820_merge(a, 7), nb = kj_e820_merge(b, 5);
+	ASSERT_EQ(na, 5);
+	ASSERT(kj_e820_same(a, na, b, nb, msg, sizeof(msg), scratch));
+	b[2].type = 2; /* NVS became reserved */
+	ASSERT(!kj_e820_same(a, na, b, nb, msg, sizeof(msg), scratch));
+	ASSERT(strstr(msg, "hibernated: NVS 0x800000-0x807fff, now: no more ACPI/NVS"));
 	b[2].type = 4;
-	ASSERT(!kj_e820_same(a, na, b, nb - 1, msg, sizeof(msg)));
-	ASSERT(strstr(msg, "now: nothing"));
+	b[3].end = 0x820000; /* more RAM */
+	ASSERT(!kj_e820_same(a, na, b, nb, msg, sizeof(msg), scratch));
+	ASSERT(strstr(msg, "hibernated: RAM 0x808000-0x80ffff, now: RAM 0x808000-0x81ffff"));
+	b[3].end = 0x810000;
+	ASSERT(!kj_e820_same(a, na, b, nb - 2, msg, sizeof(msg), scratch));
+	ASSERT(strstr(msg, "now: no more RAM"));
 }
 
 TEST(fmt_subset)
