@@ -5,6 +5,8 @@
  * compresses the rest into chunks and writes a kjresume image
  * (docs/FORMAT.md) to a file or a block device:
  *
+ *   0. sanitise the core (below): save A's RAM outside B's region, every
+ *      byte once, each read from a place known to hold it
  *   1. headers with state WRITING, then every chunk
  *   2. fsync; FIEMAP extents of the file (regular files)
  *   3. final headers (index, extents, checksums); fsync
@@ -15,9 +17,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -48,18 +52,21 @@ static void usage(FILE *f)
 "                        /proc/iomem when reading /proc/vmcore)\n"
 "      --no-scratch      record no scratch region\n"
 "      --no-fiemap       do not record on-disk extents\n"
-"  -q, --quiet           no progress output\n");
+"      --iomem FILE|none B's /proc/iomem: its top-level System RAM is B's\n"
+"                        region, never saved, the default scratch\n"
+"                        (default /proc/iomem when reading /proc/vmcore)\n"
+"      --mem FILE|none   A's physical memory, for what the core cannot give\n"
+"                        (default /dev/mem when reading /proc/vmcore)\n"
+"      --vmcore-layout   the input is laid out by fs/proc/vmcore.c (default\n"
+"                        for /proc/vmcore; docs/FORMAT.md section 7)\n"
+"  -v, --verbose         also list where each saved range is read from\n"
+"  -q, --quiet           no progress output, no sanitising report\n");
 }
 
 /* ---- input ---- */
 
-static struct img in;
-
-static int read_mem(void *ctx, uint64_t paddr, void *buf, size_t len)
-{
-	(void)ctx;
-	return img_read_mem(&in, paddr, buf, len, NULL, false);
-}
+static struct img in;		/* the raw core: fd, size, headers */
+static bool verbose;
 
 static int out_fd = -1;
 
@@ -180,13 +187,15 @@ static int read_memmap(const char *dir, struct ranges *rs)
 }
 
 /* Top-level "System RAM" of /proc/iomem: B's own memory. */
-static int read_iomem_ram(struct ranges *rs)
+static int read_iomem_ram(const char *path, struct ranges *rs)
 {
-	FILE *f = fopen("/proc/iomem", "re");
+	FILE *f = fopen(path, "re");
 	char line[256];
 
-	if (!f)
+	if (!f) {
+		fprintf(stderr, "kjsave: %s: %s\n", path, strerror(errno));
 		return -1;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long a, b;
 		int n = 0;
@@ -241,6 +250,755 @@ static bool memmap_covers(const struct ranges *mm)
 			return false;
 	}
 	return true;
+}
+
+/* ---- the input core: sanitising policy (docs/FORMAT.md §7) ----
+ *
+ * The pure reader (elfimg/read.c) rejects what kexec-tools 2.0.25 writes
+ * into the elfcorehdr of a preserve-context load with --mem-min=0 on OVMF,
+ * and rightly so: it is not a well-formed core. kjsave does not feed the
+ * core's PT_LOADs to the reader. It decides what to save from A's memory
+ * map instead, and uses the PT_LOADs only as claims ("A's kernel said this
+ * is RAM") and as places to read bytes from:
+ *
+ *  1. every PT_LOAD is classified, one log line per entry that is not
+ *     taken as it is:
+ *     - kernel text view (p_vaddr in __START_KERNEL_map): dropped, the
+ *       same bytes are RAM listed elsewhere (or in B's region);
+ *     - absurd size (p_paddr + p_memsz wraps or passes 2^52, what
+ *       kexec-tools' exclude_region() makes of ranges inside
+ *       [--mem-min, --mem-max]): dropped;
+ *     - p_filesz > p_memsz: dropped;
+ *     - the parts in B's own RAM (B's top-level "System RAM" in
+ *       /proc/iomem: B runs inside memory A does not need saved): cut off;
+ *  2. the image covers exactly SAVE = (A's System RAM per the firmware
+ *     map, /sys/firmware/memmap, ∪ the remaining claims) − B's RAM, as
+ *     sorted, disjoint, merged segments: every byte once, overlapping or
+ *     duplicate claims included;
+ *  3. each byte of SAVE is read from, in this order: a place in the core
+ *     whose content is known (below), the zero tail of a PT_LOAD
+ *     (p_filesz < p_memsz, makedumpfile), physical memory (/dev/mem,
+ *     mmap'd: A's RAM outside B's region is not RAM to B). A byte with no
+ *     source is an error: the image would be incomplete.
+ *
+ * Where the bytes are in the core. A plain file: at p_offset, for
+ * p_filesz bytes, inside the file. B's /proc/vmcore (fs/proc/vmcore.c,
+ * the same in 6.1 and 6.12) is not a file: for PT_LOAD i of the
+ * elfcorehdr, in order, the kernel keeps m_i = { paddr = rounddown(
+ * p_offset_i), size = roundup(p_offset_i + p_memsz_i) - paddr,
+ * offset = sum of the sizes before it + headers }, all in wrapping 64-bit
+ * arithmetic, and rewrites p_offset to offset + (p_offset_i - paddr). A
+ * read at file position f is served by the FIRST m_i with
+ * f < m_i.offset + m_i.size, from physical m_i.paddr + f - m_i.offset;
+ * the file ends at the sum of all sizes. One entry with a wrapped size
+ * therefore captures, or pushes out of reach, the entries after it. kjsave
+ * rebuilds that list from /proc/vmcore's own program headers, taking the
+ * elfcorehdr's p_offset to be p_paddr (what kexec-tools writes for every
+ * entry but one) and checking the result against every rewritten
+ * p_offset and the file size; any mismatch and nothing is read through
+ * /proc/vmcore. The exception is kexec-tools' backup region, the first
+ * RAM entry below 640 KiB: its p_offset is backup_start, 0 for a
+ * preserve-context load, so its bytes in /proc/vmcore are physical
+ * 0x0..., not p_paddr...; kjsave never reads through that entry. When
+ * /dev/mem is available, the first page of every place read through
+ * /proc/vmcore is compared with it, and one mismatch turns all reads to
+ * /dev/mem.
+ */
+
+struct span { uint64_t start, end; };	/* [start, end) */
+
+struct spans {
+	struct span *v;
+	size_t n, cap;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		perror("kjsave");
+		exit(1);
+	}
+	return p;
+}
+
+static void spans_add(struct spans *s, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n++] = (struct span){ start, end };
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Sort; merge overlapping and adjacent spans. */
+static void spans_norm(struct spans *s)
+{
+	size_t out = 0;
+
+	qsort(s->v, s->n, sizeof(*s->v), cmp_span);
+	for (size_t i = 0; i < s->n; i++) {
+		if (out && s->v[i].start <= s->v[out - 1].end) {
+			if (s->v[i].end > s->v[out - 1].end)
+				s->v[out - 1].end = s->v[i].end;
+			continue;
+		}
+		s->v[out++] = s->v[i];
+	}
+	s->n = out;
+}
+
+/* @a -= @b; both normalised. */
+static void spans_sub(struct spans *a, const struct spans *b)
+{
+	struct spans r = { 0 };
+
+	for (size_t i = 0; i < a->n; i++) {
+		uint64_t cur = a->v[i].start, end = a->v[i].end;
+
+		for (size_t k = 0; k < b->n && cur < end; k++) {
+			if (b->v[k].end <= cur || b->v[k].start >= end)
+				continue;
+			spans_add(&r, cur, b->v[k].start > cur ? b->v[k].start : cur);
+			cur = b->v[k].end;
+		}
+		spans_add(&r, cur, end);
+	}
+	free(a->v);
+	*a = r;
+}
+
+/* Bytes of [start, end) inside the normalised @s. */
+static uint64_t spans_overlap(const struct spans *s, uint64_t start,
+			      uint64_t end)
+{
+	uint64_t n = 0;
+
+	for (size_t k = 0; k < s->n; k++) {
+		uint64_t a = s->v[k].start > start ? s->v[k].start : start;
+		uint64_t b = s->v[k].end < end ? s->v[k].end : end;
+
+		if (a < b)
+			n += b - a;
+	}
+	return n;
+}
+
+enum src_kind { SRC_CORE, SRC_ZERO, SRC_MEM };
+
+/* A physical range readable from the core at file offset @off. */
+struct window {
+	uint64_t start, end, off;
+	size_t entry;			/* program header index */
+	enum src_kind kind;		/* SRC_CORE or SRC_ZERO */
+};
+
+/* SAVE, cut by source. Sorted, disjoint. */
+struct piece {
+	uint64_t start, end, off;
+	enum src_kind kind;
+};
+
+static struct piece *pieces;
+static size_t npieces, pieces_cap;
+static const char *mem_path;
+static int mem_fd = -1;
+static bool mem_is_file;
+
+#define PHYS_LIMIT (1ull << 52)
+#define KERNEL_TEXT_MAP 0xffffffff80000000ull
+#define BACKUP_END 0xa0000ull	/* kexec-tools' backup region: below 640 KiB */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	fputs("kjsave: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int core_pread(void *buf, size_t len, uint64_t off)
+{
+	if (pread_full(in.fd, buf, len, off)) {
+		fprintf(stderr, "\nkjsave: %s: read of 0x%zx bytes at offset 0x%"
+			PRIx64 ": %s\n", in.path, len, off,
+			errno ? strerror(errno) : "short read");
+		return -1;
+	}
+	return 0;
+}
+
+/* Physical memory: a file (tests) is read, a device is mmap'd, because
+ * /dev/mem's read() stops at B's high_memory. */
+static int mem_read(uint64_t paddr, void *buf, size_t len)
+{
+	uint64_t base = paddr & ~4095ull;
+	size_t maplen = (size_t)(((paddr + len + 4095) & ~4095ull) - base);
+	void *p;
+
+	if (mem_fd < 0)
+		return -1;
+	if (mem_is_file)
+		goto use_pread;
+	p = mmap(NULL, maplen, PROT_READ, MAP_SHARED, mem_fd, (off_t)base);
+	if (p == MAP_FAILED)
+		goto use_pread;
+	memcpy(buf, (uint8_t *)p + (paddr - base), len);
+	munmap(p, maplen);
+	return 0;
+use_pread:
+	if (pread_full(mem_fd, buf, len, paddr)) {
+		fprintf(stderr, "\nkjsave: %s: cannot read 0x%zx bytes at 0x%"
+			PRIx64 ": %s\n", mem_path, len, paddr,
+			errno ? strerror(errno) : "short read");
+		return -1;
+	}
+	return 0;
+}
+
+static int read_mem(void *ctx, uint64_t paddr, void *vbuf, size_t len)
+{
+	uint8_t *buf = vbuf;
+
+	(void)ctx;
+	while (len > 0) {
+		size_t lo = 0, hi = npieces, n;
+		const struct piece *p = NULL;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (paddr < pieces[mid].start)
+				hi = mid;
+			else if (paddr >= pieces[mid].end)
+				lo = mid + 1;
+			else {
+				p = &pieces[mid];
+				break;
+			}
+		}
+		if (!p) {	/* cannot happen: segments == union of pieces */
+			fprintf(stderr, "\nkjsave: no source for 0x%" PRIx64 "\n",
+				paddr);
+			return -1;
+		}
+		n = p->end - paddr < len ? (size_t)(p->end - paddr) : len;
+		if (p->kind == SRC_ZERO)
+			memset(buf, 0, n);
+		else if (p->kind == SRC_CORE) {
+			if (core_pread(buf, n, p->off + (paddr - p->start)))
+				return -1;
+		} else if (mem_read(paddr, buf, n))
+			return -1;
+		buf += n;
+		paddr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void piece_add(uint64_t start, uint64_t end, enum src_kind kind,
+		      uint64_t off)
+{
+	struct piece *l = npieces ? &pieces[npieces - 1] : NULL;
+
+	if (start >= end)
+		return;
+	if (l && l->end == start && l->kind == kind &&
+	    (kind != SRC_CORE || l->off + (l->end - l->start) == off)) {
+		l->end = end;
+		return;
+	}
+	if (npieces == pieces_cap) {
+		pieces_cap = pieces_cap ? pieces_cap * 2 : 64;
+		pieces = xrealloc(pieces, pieces_cap * sizeof(*pieces));
+	}
+	pieces[npieces++] = (struct piece){ start, end, off, kind };
+}
+
+struct wins {
+	struct window *v;
+	size_t n, cap;
+};
+
+static void win_add(struct wins *w, uint64_t start, uint64_t end, uint64_t off,
+		    size_t entry, enum src_kind kind)
+{
+	if (start >= end)
+		return;
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 64;
+		w->v = xrealloc(w->v, w->cap * sizeof(*w->v));
+	}
+	w->v[w->n++] = (struct window){ start, end, off, entry, kind };
+}
+
+/* kexec-tools' backup region: a RAM entry that ends at or below 640 KiB */
+static bool is_backup(const struct elfimg_phdr *p)
+{
+	return p->p_vaddr < KERNEL_TEXT_MAP && p->p_memsz <= BACKUP_END &&
+	       p->p_paddr <= BACKUP_END - p->p_memsz;
+}
+
+static uint64_t rdown(uint64_t x) { return x - x % 4096; }
+static uint64_t rup(uint64_t x) { return (x + 4095) / 4096 * 4096; } /* wraps like the kernel's */
+
+/*
+ * B's /proc/vmcore: rebuild fs/proc/vmcore.c's list (see above) and add a
+ * window for every file range whose physical source is known. Returns
+ * false (and adds nothing) if the headers do not match the model.
+ */
+static bool vmcore_windows(const struct elfimg_phdr *ph, const size_t *idx,
+			   size_t n, uint64_t hdr_end, uint64_t vsize,
+			   struct wins *w)
+{
+	uint64_t running, maxend = 0, base;
+	struct wins tmp = { 0 };
+
+	if (n == 0)
+		return true;
+	base = ph[0].p_offset - (ph[0].p_paddr - rdown(ph[0].p_paddr));
+	if (base % 4096 || base < hdr_end || base > vsize) {
+		say("/proc/vmcore layout: data starts at 0x%" PRIx64 ", not after "
+		    "the headers (0x%" PRIx64 "): not read through it", base,
+		    hdr_end);
+		return false;
+	}
+	running = base;
+	for (size_t j = 0; j < n; j++) {
+		const struct elfimg_phdr *p = &ph[j];
+		uint64_t start = rdown(p->p_paddr);
+		uint64_t size = rup(p->p_paddr + p->p_memsz) - start;
+		uint64_t end = running + size, a, b;
+
+		if (p->p_offset != running + (p->p_paddr - start)) {
+			say("/proc/vmcore layout: PT_LOAD[%zu] at offset 0x%" PRIx64
+			    ", fs/proc/vmcore.c would put it at 0x%" PRIx64
+			    ": nothing read through /proc/vmcore", idx[j],
+			    p->p_offset, running + (p->p_paddr - start));
+			free(tmp.v);
+			return false;
+		}
+		/* positions this entry serves: first match wins */
+		a = maxend > base ? maxend : base;
+		b = end < vsize ? end : vsize;
+		if (a < b && !is_backup(p)) {
+			uint64_t pa = start + (a - running);	/* wraps */
+
+			if (pa < PHYS_LIMIT && b - a <= PHYS_LIMIT - pa)
+				win_add(&tmp, pa, pa + (b - a), a, idx[j], SRC_CORE);
+		}
+		if (end > maxend)
+			maxend = end;
+		running = end;
+	}
+	if (running != vsize) {
+		say("/proc/vmcore layout: the entries add up to 0x%" PRIx64
+		    " bytes, the file has 0x%" PRIx64 ": nothing read through "
+		    "it", running, vsize);
+		free(tmp.v);
+		return false;
+	}
+	for (size_t k = 0; k < tmp.n; k++)
+		win_add(w, tmp.v[k].start, tmp.v[k].end, tmp.v[k].off,
+			tmp.v[k].entry, SRC_CORE);
+	free(tmp.v);
+	return true;
+}
+
+static void fmt_range(char *s, size_t len, uint64_t a, uint64_t b)
+{
+	snprintf(s, len, "0x%" PRIx64 "-0x%" PRIx64, a, b - 1);
+}
+
+struct sanitised {
+	struct spans save;		/* what the image covers */
+	uint64_t bytes[3];		/* per source */
+};
+
+/*
+ * Decide what to save and where each byte comes from. @ram: A's System
+ * RAM from the firmware map (may be empty: then the claims decide alone);
+ * @bram: B's RAM (may be empty). Fills the global pieces.
+ */
+static int sanitise(const struct spans *ram, const struct spans *bram,
+		    bool kernel_layout, struct sanitised *out)
+{
+	const uint8_t *hdr = in.hdr;
+	struct elfimg_ehdr eh;
+	uint64_t phnum;
+	struct elfimg_phdr *ld = NULL;
+	size_t *ldidx = NULL, nld = 0;
+	struct spans claims = { 0 }, save = { 0 }, unclaimed = { 0 };
+	struct wins w = { 0 };
+	bool vmcore_ok = true;
+	char r1[64], r2[64];
+	int rc = 0;
+
+	memcpy(&eh, hdr, sizeof(eh));
+	phnum = eh.e_phnum;
+	if (eh.e_phnum == ELFIMG_PN_XNUM) {
+		struct elfimg_shdr sh;
+
+		memcpy(&sh, hdr + eh.e_shoff, sizeof(sh));	/* probe checked */
+		phnum = sh.sh_info;
+	}
+	ld = xrealloc(NULL, phnum * sizeof(*ld));
+	ldidx = xrealloc(NULL, phnum * sizeof(*ldidx));
+	for (uint64_t i = 0; i < phnum; i++) {
+		struct elfimg_phdr p;
+
+		memcpy(&p, hdr + eh.e_phoff + i * sizeof(p), sizeof(p));
+		if (p.p_type != ELFIMG_PT_LOAD)
+			continue;
+		ldidx[nld] = (size_t)i;
+		ld[nld++] = p;
+	}
+	if (kernel_layout)
+		vmcore_ok = vmcore_windows(ld, ldidx, nld, in.hdr_len, in.size, &w);
+
+	/* 1. classify */
+	for (size_t j = 0; j < nld; j++) {
+		const struct elfimg_phdr *p = &ld[j];
+		uint64_t end = p->p_paddr + p->p_memsz, inb;
+		char what[96];
+
+		snprintf(what, sizeof(what), "PT_LOAD[%zu] paddr 0x%" PRIx64
+			 " size 0x%" PRIx64, ldidx[j], p->p_paddr, p->p_memsz);
+		if (p->p_memsz == 0) {
+			say("%s: dropped: empty", what);
+			continue;
+		}
+		if (p->p_vaddr >= KERNEL_TEXT_MAP) {
+			say("%s vaddr 0x%" PRIx64 ": dropped: kernel text view, "
+			    "a duplicate of RAM listed elsewhere", what, p->p_vaddr);
+			continue;
+		}
+		if (p->p_memsz > PHYS_LIMIT || p->p_paddr > PHYS_LIMIT - p->p_memsz) {
+			say("%s: dropped: absurd size (end %s 2^52)", what,
+			    end < p->p_paddr ? "wraps past" : "beyond");
+			continue;
+		}
+		if (p->p_filesz > p->p_memsz) {
+			say("%s: dropped: p_filesz 0x%" PRIx64 " > p_memsz", what,
+			    p->p_filesz);
+			continue;
+		}
+		inb = spans_overlap(bram, p->p_paddr, end);
+		if (inb == p->p_memsz)
+			say("%s: dropped: B's own RAM", what);
+		else if (inb)
+			say("%s: 0x%" PRIx64 " bytes of it are B's own RAM: "
+			    "cut off", what, inb);
+		spans_add(&claims, p->p_paddr, end);
+		if (kernel_layout) {
+			struct spans need = { 0 };
+			uint64_t reach = 0, want;
+
+			if (inb == p->p_memsz)
+				continue;
+			if (is_backup(p)) {
+				say("%s: kexec-tools' backup region, its data in "
+				    "/proc/vmcore is not from p_paddr: not read "
+				    "through it", what);
+				continue;
+			}
+			/* its own data: reachable where vmcore_windows() says */
+			spans_add(&need, p->p_paddr, end);
+			spans_sub(&need, bram);
+			want = p->p_memsz - inb;
+			for (size_t k = 0; k < w.n; k++)
+				if (w.v[k].entry == ldidx[j])
+					reach += spans_overlap(&need, w.v[k].start,
+							       w.v[k].end);
+			free(need.v);
+			if (reach < want)
+				say("%s: 0x%" PRIx64 " bytes of its data (file "
+				    "offset 0x%" PRIx64 ") are out of reach in "
+				    "/proc/vmcore: %s", what, want - reach,
+				    p->p_offset, vmcore_ok ? "an earlier entry "
+				    "serves those positions, or they lie past "
+				    "its end" : "layout not understood");
+			continue;
+		}
+		/* a plain file: data at p_offset, zeros after p_filesz */
+		{
+			uint64_t a = p->p_offset, b;
+
+			b = p->p_offset > UINT64_MAX - p->p_filesz ? UINT64_MAX :
+			    p->p_offset + p->p_filesz;
+			if (a < in.hdr_len)
+				a = in.hdr_len;
+			if (b > in.size)
+				b = in.size;
+			if (p->p_filesz && !(a == p->p_offset && b - a == p->p_filesz))
+				say("%s: file offset 0x%" PRIx64 " size 0x%"
+				    PRIx64 " %s: %s", what, p->p_offset,
+				    p->p_filesz, a < b ? "partly outside the file"
+				    : "outside the file", a < b ?
+				    "only the part inside is read from it" :
+				    "not read from it");
+			if (a < b)
+				win_add(&w, p->p_paddr + (a - p->p_offset),
+					p->p_paddr + (b - p->p_offset), a,
+					ldidx[j], SRC_CORE);
+			win_add(&w, p->p_paddr + p->p_filesz, end, 0, ldidx[j],
+				SRC_ZERO);
+		}
+	}
+	/* what the wrapped entries serve (a source like any other) */
+	for (size_t k = 0; kernel_layout && k < w.n; k++) {
+		const struct window *t = &w.v[k];
+		const struct elfimg_phdr *p = NULL;
+
+		for (size_t j = 0; j < nld; j++)
+			if (ldidx[j] == t->entry)
+				p = &ld[j];
+		if (p->p_paddr > t->start || p->p_memsz > PHYS_LIMIT ||
+		    p->p_paddr + p->p_memsz < t->end)
+			say("PT_LOAD[%zu]: its list entry in /proc/vmcore serves "
+			    "file offsets 0x%" PRIx64 "-0x%" PRIx64 ": physical "
+			    "0x%" PRIx64 "-0x%" PRIx64 ", used as a source",
+			    t->entry, t->off, t->off + (t->end - t->start) - 1,
+			    t->start, t->end - 1);
+	}
+
+	/* overlapping claims: reported, the union is saved once */
+	for (size_t j = 0; j < claims.n; j++)
+		for (size_t k = j + 1; k < claims.n; k++) {
+			uint64_t a = claims.v[j].start > claims.v[k].start ?
+				     claims.v[j].start : claims.v[k].start;
+			uint64_t b = claims.v[j].end < claims.v[k].end ?
+				     claims.v[j].end : claims.v[k].end;
+
+			if (a < b) {
+				fmt_range(r1, sizeof(r1), a, b);
+				say("PT_LOADs overlap at %s: saved once", r1);
+			}
+		}
+
+	/* 2. SAVE = (firmware RAM ∪ claims) − B's RAM */
+	for (size_t k = 0; k < claims.n; k++)
+		spans_add(&save, claims.v[k].start, claims.v[k].end);
+	for (size_t k = 0; k < ram->n; k++)
+		spans_add(&save, ram->v[k].start, ram->v[k].end);
+	spans_norm(&claims);
+	spans_norm(&save);
+	spans_sub(&save, bram);
+	unclaimed = (struct spans){ 0 };
+	for (size_t k = 0; k < save.n; k++)
+		spans_add(&unclaimed, save.v[k].start, save.v[k].end);
+	spans_sub(&unclaimed, &claims);
+	for (size_t k = 0; k < unclaimed.n; k++) {
+		fmt_range(r1, sizeof(r1), unclaimed.v[k].start, unclaimed.v[k].end);
+		say("A's RAM %s (firmware map) is in no PT_LOAD: added", r1);
+	}
+
+	/* 3. sources: core (lowest entry first), zero tail, memory */
+	for (size_t s = 0; s < save.n; s++) {
+		uint64_t cur = save.v[s].start, end = save.v[s].end;
+
+		while (cur < end) {
+			const struct window *best = NULL;
+			uint64_t stop = end, next_core = end;
+
+			for (size_t k = 0; k < w.n; k++) {
+				const struct window *c = &w.v[k];
+
+				if (c->start <= cur && cur < c->end) {
+					if (!best || (c->kind == SRC_CORE &&
+						      best->kind != SRC_CORE))
+						best = c;
+				} else if (c->start > cur) {
+					if (c->start < stop)
+						stop = c->start;
+					if (c->kind == SRC_CORE && c->start < next_core)
+						next_core = c->start;
+				}
+			}
+			if (best && best->kind == SRC_CORE) {
+				stop = best->end < end ? best->end : end;
+				piece_add(cur, stop, SRC_CORE,
+					  best->off + (cur - best->start));
+			} else if (best) {
+				stop = best->end < end ? best->end : end;
+				if (next_core < stop)
+					stop = next_core;
+				piece_add(cur, stop, SRC_ZERO, 0);
+			} else {
+				piece_add(cur, stop, SRC_MEM, 0);
+			}
+			cur = stop;
+		}
+	}
+
+	/* a place read through /proc/vmcore must agree with /dev/mem */
+	if (kernel_layout && vmcore_ok && mem_fd >= 0) {
+		static uint8_t a[4096], b[4096];
+
+		for (size_t k = 0; k < npieces; k++) {
+			size_t n = pieces[k].end - pieces[k].start < sizeof(a) ?
+				   (size_t)(pieces[k].end - pieces[k].start) :
+				   sizeof(a);
+
+			if (pieces[k].kind != SRC_CORE)
+				continue;
+			if (core_pread(a, n, pieces[k].off) ||
+			    mem_read(pieces[k].start, b, n)) {
+				rc = -1;
+				goto done;
+			}
+			if (memcmp(a, b, n)) {
+				say("0x%" PRIx64 " in /proc/vmcore (offset 0x%"
+				    PRIx64 ") differs from %s: the layout model "
+				    "is wrong, everything is read from %s",
+				    pieces[k].start, pieces[k].off, mem_path,
+				    mem_path);
+				for (size_t i = 0; i < npieces; i++)
+					if (pieces[i].kind == SRC_CORE)
+						pieces[i].kind = SRC_MEM;
+				break;
+			}
+		}
+	}
+
+	/* report where the bytes come from; refuse gaps */
+	for (size_t k = 0; k < npieces; k++) {
+		const struct piece *p = &pieces[k];
+
+		out->bytes[p->kind] += p->end - p->start;
+		fmt_range(r1, sizeof(r1), p->start, p->end);
+		if (p->kind == SRC_CORE)
+			snprintf(r2, sizeof(r2), " (offset 0x%" PRIx64 ")", p->off);
+		else
+			r2[0] = '\0';
+		if (p->kind == SRC_MEM && mem_fd < 0) {
+			fprintf(stderr, "kjsave: %s of A's RAM is readable "
+				"neither from %s nor from physical memory "
+				"(--mem)\n", r1, in.path);
+			rc = -1;
+		} else if (verbose) {
+			say("read %s from %s%s", r1, p->kind == SRC_CORE ?
+			    in.path : p->kind == SRC_ZERO ? "nowhere (zero tail)"
+			    : mem_path, r2);
+		}
+	}
+	if (rc == 0)
+		say("saving %zu range(s), 0x%" PRIx64 " bytes: 0x%" PRIx64 " from "
+		    "%s, 0x%" PRIx64 " from %s, 0x%" PRIx64 " zero tails",
+		    save.n, out->bytes[0] + out->bytes[1] + out->bytes[2],
+		    out->bytes[SRC_CORE], in.path, out->bytes[SRC_MEM],
+		    mem_fd >= 0 ? mem_path : "physical memory",
+		    out->bytes[SRC_ZERO]);
+done:
+	out->save = save;
+	free(claims.v);
+	free(unclaimed.v);
+	free(w.v);
+	free(ld);
+	free(ldidx);
+	return rc;
+}
+
+/*
+ * Let the pure reader check the notes and the entry against the sanitised
+ * segments: a synthetic core with the input's notes and one PT_LOAD
+ * (p_filesz 0) per range of @save. in.info and in.segs describe it.
+ */
+static uint8_t *synth;
+
+static int parse_sanitised(const struct spans *save,
+			   const struct elfimg_opts *opts)
+{
+	const uint8_t *hdr = in.hdr;
+	struct elfimg_ehdr eh, ne;
+	uint64_t phnum, nnotes = 0, notes_len = 0, off;
+	struct elfimg_phdr p;
+	size_t total;
+	enum elfimg_err err;
+
+	memcpy(&eh, hdr, sizeof(eh));
+	phnum = eh.e_phnum;
+	if (eh.e_phnum == ELFIMG_PN_XNUM) {
+		struct elfimg_shdr sh;
+
+		memcpy(&sh, hdr + eh.e_shoff, sizeof(sh));
+		phnum = sh.sh_info;
+	}
+	for (uint64_t i = 0; i < phnum; i++) {
+		memcpy(&p, hdr + eh.e_phoff + i * sizeof(p), sizeof(p));
+		if (p.p_type == ELFIMG_PT_NOTE) {
+			nnotes++;
+			notes_len += (p.p_filesz + 7) & ~7ull;
+		}
+	}
+	if (save->n == 0) {
+		fprintf(stderr, "kjsave: nothing to save\n");
+		return -1;
+	}
+	if (nnotes + save->n >= ELFIMG_PN_XNUM) {
+		fprintf(stderr, "kjsave: too many ranges to save (%zu)\n",
+			save->n);
+		return -1;
+	}
+	total = sizeof(eh) + (nnotes + save->n) * sizeof(p) + notes_len;
+	free(synth);
+	synth = xrealloc(NULL, total);
+	memset(synth, 0, total);
+	ne = eh;
+	ne.e_phoff = sizeof(eh);
+	ne.e_phnum = (uint16_t)(nnotes + save->n);
+	ne.e_shoff = 0;
+	ne.e_shnum = 0;
+	ne.e_shentsize = 0;
+	ne.e_shstrndx = 0;
+	memcpy(synth, &ne, sizeof(ne));
+	off = sizeof(eh) + (nnotes + save->n) * sizeof(p);
+	nnotes = 0;
+	for (uint64_t i = 0; i < phnum; i++) {
+		memcpy(&p, hdr + eh.e_phoff + i * sizeof(p), sizeof(p));
+		if (p.p_type != ELFIMG_PT_NOTE)
+			continue;
+		memcpy(synth + off, hdr + p.p_offset, p.p_filesz); /* probe: in hdr */
+		p.p_offset = off;
+		memcpy(synth + sizeof(eh) + nnotes++ * sizeof(p), &p, sizeof(p));
+		off += (p.p_filesz + 7) & ~7ull;
+	}
+	for (size_t k = 0; k < save->n; k++) {
+		p = (struct elfimg_phdr){ .p_type = ELFIMG_PT_LOAD, .p_flags = 7,
+			.p_paddr = save->v[k].start,
+			.p_memsz = save->v[k].end - save->v[k].start };
+		memcpy(synth + sizeof(eh) + (nnotes + k) * sizeof(p), &p,
+		       sizeof(p));
+	}
+	free(in.segs);
+	in.segs = xrealloc(NULL, save->n * sizeof(*in.segs));
+	err = elfimg_parse(synth, total, opts, &in.info, in.segs, save->n);
+	if (err) {
+		fprintf(stderr, "kjsave: %s: %s\n", in.path, elfimg_strerror(err));
+		if (err == ELFIMG_E_ENTRY)
+			fprintf(stderr, "kjsave: the jump-back entry 0x%" PRIx64
+				" is not in the memory to save\n", in.info.entry);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- FIEMAP ---- */
@@ -355,11 +1113,19 @@ int main(int argc, char **argv)
 		{ "scratch", required_argument, NULL, 's' },
 		{ "no-scratch", no_argument, NULL, 'S' },
 		{ "no-fiemap", no_argument, NULL, 'F' },
+		{ "iomem", required_argument, NULL, 'I' },
+		{ "mem", required_argument, NULL, 'M' },
+		{ "vmcore-layout", no_argument, NULL, 'L' },
+		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *input = "/proc/vmcore", *memmap_dir = NULL, *output;
+	const char *iomem_path = NULL;
+	struct spans aram = { 0 }, bram = { 0 };
+	struct sanitised san = { 0 };
+	bool kernel_layout = false;
 	struct elfimg_opts opts = { .allow_plain = true };
 	struct elfimg_wparams p = { .level = 1 };
 	struct ranges mm = { 0 }, scratch = { 0 }, ram = { 0 };
@@ -376,7 +1142,7 @@ int main(int argc, char **argv)
 	uint64_t v, t0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "i:l:c:e:m:s:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:l:c:e:m:s:qvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'l':
@@ -411,6 +1177,10 @@ int main(int argc, char **argv)
 		}
 		case 'S': no_scratch = true; break;
 		case 'F': no_fiemap = true; break;
+		case 'I': iomem_path = optarg; break;
+		case 'M': mem_path = optarg; break;
+		case 'L': kernel_layout = true; break;
+		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -426,41 +1196,79 @@ bad:
 	output = argv[optind];
 	is_vmcore = !strcmp(input, "/proc/vmcore");
 
-	if (img_open(&in, input, O_RDONLY, &opts, false))
+	/* headers only: the reader would reject what kexec-tools wrote */
+	if (img_open(&in, input, O_RDONLY, &opts, true))
 		return 1;
-	if (in.info.kind != ELFIMG_KIND_PLAIN) {
+	if (in.info.kind == ELFIMG_KIND_KJ) {
 		fprintf(stderr, "kjsave: %s is already a kjresume image\n", input);
 		return 1;
 	}
+	if (is_vmcore) {
+		kernel_layout = true;
+		if (!memmap_dir)
+			memmap_dir = "/sys/firmware/memmap";
+		if (!iomem_path)
+			iomem_path = "/proc/iomem";
+		if (!mem_path)
+			mem_path = "/dev/mem";
+	}
+	if (in.size > INT64_MAX)	/* /proc/vmcore's size may have wrapped */
+		in.size = INT64_MAX;
+
+	/* A's memory map: its System RAM must be saved */
+	if (memmap_dir && strcmp(memmap_dir, "none")) {
+		if (read_memmap(memmap_dir, &mm))
+			return 1;
+		for (size_t i = 0; i < mm.n; i++)
+			if (mm.r[i].type == 1 && mm.r[i].start < PHYS_LIMIT)
+				spans_add(&aram, mm.r[i].start,
+					  mm.r[i].size > PHYS_LIMIT - mm.r[i].start ?
+					  PHYS_LIMIT : mm.r[i].start + mm.r[i].size);
+		spans_norm(&aram);
+	}
+	/* B's RAM: never saved, the default scratch */
+	if (iomem_path && strcmp(iomem_path, "none")) {
+		if (read_iomem_ram(iomem_path, &ram))
+			return 1;
+		for (size_t i = 0; i < ram.n; i++)
+			spans_add(&bram, ram.r[i].start, ram.r[i].start + ram.r[i].size);
+		spans_norm(&bram);
+	}
+	if (mem_path && !strcmp(mem_path, "none"))
+		mem_path = NULL;
+	if (mem_path) {
+		struct stat mst;
+
+		mem_fd = open(mem_path, O_RDONLY | O_CLOEXEC);
+		if (mem_fd < 0 || fstat(mem_fd, &mst)) {
+			fprintf(stderr, "kjsave: warning: %s: %s\n", mem_path,
+				strerror(errno));
+			mem_fd = -1;
+		} else {
+			mem_is_file = S_ISREG(mst.st_mode);
+		}
+	}
+	if (!aram.n && !quiet)
+		fprintf(stderr, "kjsave: warning: no memory map of A: saving what "
+			"the core's PT_LOADs list, completeness not checked\n");
+	if (sanitise(&aram, &bram, kernel_layout, &san) ||
+	    parse_sanitised(&san.save, &opts))
+		return 1;
 	if (!in.info.have_entry) {
 		fprintf(stderr, "kjsave: %s has no LINUXKJUMP note; give the "
 			"jump-back entry with --entry\n", input);
 		return 1;
 	}
-	if (elfimg_check_file_size(&in.info, in.segs, in.size) && in.size) {
-		fprintf(stderr, "kjsave: %s is truncated\n", input);
-		return 1;
-	}
-
-	/* memory map */
-	if (!memmap_dir && is_vmcore)
-		memmap_dir = "/sys/firmware/memmap";
-	if (memmap_dir && strcmp(memmap_dir, "none")) {
-		if (read_memmap(memmap_dir, &mm))
-			return 1;
-		if (!ranges_disjoint(&mm) || !memmap_covers(&mm)) {
-			fprintf(stderr, "kjsave: warning: %s does not cover every "
-				"segment (or overlaps); not recorded\n",
-				memmap_dir);
-			mm.n = 0;
-		}
+	if (mm.n && (!ranges_disjoint(&mm) || !memmap_covers(&mm))) {
+		fprintf(stderr, "kjsave: warning: %s does not cover every "
+			"segment (or overlaps); not recorded\n", memmap_dir);
+		mm.n = 0;
 	}
 	/* scratch */
-	if (no_scratch) {
+	if (no_scratch)
 		scratch.n = 0;
-	} else if (!scratch_given && is_vmcore && read_iomem_ram(&ram) == 0) {
+	else if (!scratch_given)
 		subtract_segments(&ram, &scratch);
-	}
 	qsort(scratch.r, scratch.n, sizeof(*scratch.r), cmp_range);
 	if (!ranges_disjoint(&scratch)) {
 		fprintf(stderr, "kjsave: scratch ranges overlap\n");
@@ -584,6 +1392,13 @@ bad:
 	free(mm.r);
 	free(scratch.r);
 	free(ram.r);
+	free(aram.v);
+	free(bram.v);
+	free(san.save.v);
+	free(pieces);
+	free(synth);
+	if (mem_fd >= 0)
+		close(mem_fd);
 	return 0;
 werr:
 	fprintf(stderr, "kjsave: %s\n", elfimg_strerror(err));
