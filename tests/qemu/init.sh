@@ -33,8 +33,15 @@ if [ "$role" = B ]; then
 	fi
 	if [ -n "$(arg kjsave)" ] && [ -b /dev/vda ]; then
 		say "saving A's memory to /dev/vda"
-		/bin/kjsave -l 1 /dev/vda || die "kjsave failed"
-		say "image saved"
+		# for the host's completeness check (roundtrip.sh): A's map as
+		# B got it, and B's own RAM
+		for m in /sys/firmware/memmap/*; do
+			echo "KJ-MEMMAP $(cat "$m/start") $(cat "$m/end") $(cat "$m/type")"
+		done
+		sed -n 's/^\([0-9a-f]*\)-\([0-9a-f]*\) : System RAM$/KJ-BRAM 0x\1 0x\2/p' /proc/iomem
+		t0=$(cut -d' ' -f1 /proc/uptime)
+		/bin/kjsave -v -l 1 /dev/vda || die "kjsave failed"
+		say "image saved ($t0 -> $(cut -d' ' -f1 /proc/uptime) s uptime)"
 	fi
 	if [ -n "$(arg kjreenter)" ]; then
 		say "checks done; jumping back to A (B stays resident)"

@@ -46,16 +46,83 @@ rc=$?
 if [ -n "${KJ_SHOW:-}" ]; then
 	sleep 1; kill "$follow" 2>/dev/null; pkill -f "tail -F $KJ_OUT/$name.serial" 2>/dev/null
 else
-	grep -a '^KJ-' "$KJ_OUT/$name.serial" | tr -d '\r'
+	grep -a '^KJ-' "$KJ_OUT/$name.serial" | tr -d '\r' | grep -av '^KJ-MEMMAP\|^KJ-BRAM'
 fi
+# Ranges are "START END" lines, decimal, END exclusive.
+merge_ranges() {
+	local cs="" ce="" s e
+	while read -r s e; do
+		if [ -z "$cs" ]; then cs=$s; ce=$e
+		elif [ "$s" -le "$ce" ]; then [ "$e" -gt "$ce" ] && ce=$e
+		else echo "$cs $ce"; cs=$s; ce=$e; fi
+	done < <(sort -n -k1,1)
+	[ -z "$cs" ] || echo "$cs $ce"
+}
+# subtract_ranges A B: A minus B (both merged files)
+subtract_ranges() {
+	local s e cur bs be
+	while read -r s e; do
+		cur=$s
+		while read -r bs be; do
+			[ "$be" -le "$cur" ] || [ "$bs" -ge "$e" ] && continue
+			[ "$bs" -gt "$cur" ] && echo "$cur $bs"
+			cur=$be
+			[ "$cur" -ge "$e" ] && break
+		done < "$2"
+		[ "$cur" -lt "$e" ] && echo "$cur $e"
+	done < "$1"
+	return 0
+}
+bytes() { local n=0 s e; while read -r s e; do n=$((n + e - s)); done < "$1"; echo $n; }
+ranges_hex() { while read -r s e; do printf '[%#x-%#x] ' "$s" $((e - 1)); done < "$1"; }
+
+# The image B saved: COMPLETE, every chunk CRC right, the entry of A's
+# LINUXKJUMP note (B's KJ-ENTRY), and every byte of A's System RAM outside
+# B's own RAM in exactly one segment, none of B's RAM in any.
 saved_ok() {
 	[ -n "${KJ_SAVE:-}" ] || return 0
-	local entry
-	entry=$(tr -d '\r' < "$KJ_OUT/$name.serial" | sed -n 's/^KJ-ENTRY //p' | tail -n1)
-	"$KJ_ROOT/build/tools/kjimage" verify "$KJ_OUT/$name.disk" || return 1
-	"$KJ_ROOT/build/tools/kjimage" info "$KJ_OUT/$name.disk" > "$KJ_OUT/$name.info" || return 1
-	grep -i "entry" "$KJ_OUT/$name.info" | head -n1
-	grep -qi "entry.*$entry" "$KJ_OUT/$name.info" || { echo "image entry differs from B's $entry"; return 1; }
+	local disk="$KJ_OUT/$name.disk" info="$KJ_OUT/$name.info" t="$KJ_OUT/$name.cov"
+	local entry img_entry kjimage="$KJ_ROOT/build/tools/kjimage" s e ty
+	make -s -C "$KJ_ROOT" tools >&2 || return 1
+	tr -d '\r' < "$KJ_OUT/$name.serial" > "$t.serial"
+	entry=$(sed -n 's/^KJ-ENTRY //p' "$t.serial" | tail -n1)
+	[ -n "$entry" ] || { echo "B printed no KJ-ENTRY"; return 1; }
+	grep -aq '^KJ-B: image saved' "$t.serial" || { echo "B did not save an image"; return 1; }
+	"$kjimage" info "$disk" > "$info" || { cat "$info"; echo "kjimage info failed"; return 1; }
+	grep -q '^state  *complete$' "$info" || { grep '^state' "$info"; echo "image not complete"; return 1; }
+	"$kjimage" -q verify "$disk" || { echo "kjimage verify failed"; return 1; }
+	img_entry=$(sed -n 's/^entry  *\(0x[0-9a-f]*\)$/\1/p' "$info")
+	[ -n "$img_entry" ] && [ $((img_entry)) -eq $((entry)) ] ||
+		{ echo "image entry '$img_entry' differs from the LINUXKJUMP note's $entry"; return 1; }
+	# A's System RAM (B's /sys/firmware/memmap), B's RAM, the segments
+	sed -n 's/^KJ-MEMMAP \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) System RAM$/\1 \2/p' "$t.serial" |
+		while read -r s e; do echo $((s)) $((e + 1)); done | merge_ranges > "$t.aram"
+	sed -n 's/^KJ-BRAM \(0x[0-9a-f]*\) \(0x[0-9a-f]*\)$/\1 \2/p' "$t.serial" |
+		while read -r s e; do echo $((s)) $((e + 1)); done | merge_ranges > "$t.bram"
+	sed -n 's/^\(segments\)\? *\[\(0x[0-9a-f]*\)-\(0x[0-9a-f]*\)\] chunks.*/\2 \3/p' "$info" |
+		while read -r s e; do echo $((s)) $((e + 1)); done > "$t.segs"
+	[ -s "$t.aram" ] && [ -s "$t.bram" ] && [ -s "$t.segs" ] ||
+		{ echo "no memory map, B RAM or segments to compare"; return 1; }
+	# segments: sorted, disjoint (each byte once)
+	sort -n -k1,1 "$t.segs" | cmp -s - "$t.segs" || { echo "segments not sorted"; return 1; }
+	e=0
+	while read -r s ty; do
+		[ "$s" -ge "$e" ] || { echo "segments overlap at $(printf %#x "$s")"; return 1; }
+		e=$ty
+	done < "$t.segs"
+	merge_ranges < "$t.segs" > "$t.segs-merged"
+	subtract_ranges "$t.aram" "$t.bram" > "$t.need"
+	subtract_ranges "$t.need" "$t.segs-merged" > "$t.missing"
+	[ -s "$t.missing" ] && { echo "A's RAM missing from the image: $(ranges_hex "$t.missing")"; return 1; }
+	subtract_ranges "$t.segs-merged" "$t.bram" > "$t.outside-b"
+	cmp -s "$t.outside-b" "$t.segs-merged" || { echo "the image holds some of B's RAM"; return 1; }
+	# the image's own /memmap is that map
+	grep -q '^memmap ' "$info" || { echo "no /memmap recorded"; return 1; }
+	echo "image: complete, every chunk CRC ok, entry $img_entry = the LINUXKJUMP note's;" \
+		"$(wc -l < "$t.segs") segments, $(bytes "$t.segs") bytes: all $(bytes "$t.need") bytes of A's" \
+		"System RAM outside B's RAM ($(( $(bytes "$t.bram") >> 20 )) MiB), none of B's;" \
+		"$(( $(sed -n 's/^data-end *//p' "$info") >> 20 )) MiB on disk"
+	grep -a '^kjsave: .* state complete$' "$t.serial" | tail -n1
 }
 if grep -aq "^KJ-RESULT PASS" "$KJ_OUT/$name.serial" && saved_ok; then
 	kj_log "$name: PASS in $(( $(date +%s) - start )) s"
