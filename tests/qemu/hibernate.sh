@@ -2,33 +2,39 @@
 # SPDX-License-Identifier: MIT
 # Hibernate and resume, end to end, real pieces only:
 #
-#   tests/qemu/hibernate.sh VERSION SMP [MIB] [CASE]
+#   tests/qemu/hibernate.sh VERSION SMP [MIB] [FAILCASE...]
 #
 # Boot 1: OVMF boots kernel A, which starts a workload (MIB MiB pattern,
 # a tmpfs file, a counter) and kexec-jumps into B; B saves A's memory
 # with kjsave to the GPT partition "kjresume" of the virtio disk and
-# powers off. Boot 2: a new QEMU of the same disk, no kernel given:
-# OVMF -> \EFI\BOOT\BOOTX64.EFI = kjresume.efi -> A, which proves its
-# state survived and its counter went on.
-#
-# CASE resume (default) also boots the disk a third time and expects the
-# loader to refuse the consumed image. The failure cases must end in a
+# powers off. Then, on copies of that disk, each FAILCASE must end in a
 # clear refusal, the loader returning to the firmware (the normal boot
 # path), and an untouched image: flip (one byte of page data), truncate
-# (the image's last MiB lost), ramsize (boot 2 with more RAM).
-# KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1), KJ_CPU (QEMU -cpu), KJ_TIMEOUT.
+# (the image's last MiB never written), ramsize (booted with more RAM).
+# Then the real disk, no kernel given: OVMF -> \EFI\BOOT\BOOTX64.EFI =
+# kjresume.efi -> A, which proves its workload, tmpfs file and counter
+# survived. With KJ_CYCLES=N (default 1) A hibernates again after each
+# resume, N cycles in a row. Last, one more boot must refuse the
+# consumed image.
+# KJ_TARGET=partition (default: the raw GPT partition) or esp (a file,
+# \kjresume.img, on the ESP: the loader reads it with the firmware's FAT
+# driver). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1), KJ_CPU (QEMU -cpu),
+# KJ_TIMEOUT.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-ver=${1:?usage: hibernate.sh VERSION SMP [MIB] [CASE]}
+ver=${1:?usage: hibernate.sh VERSION SMP [MIB] [FAILCASE...]}
 smp=${2:?}
 mib=${3:-64}
-case=${4:-resume}
+shift 3 2>/dev/null || shift $#
+failcases=("$@")
+cycles=${KJ_CYCLES:-1}
 mem=${KJ_MEM:-512M}
 memmax=${KJ_MEMMAX:-0x5ffffff}
 level=${KJ_LEVEL:-1}
+target=${KJ_TARGET:-partition}
 tmo=${KJ_TIMEOUT:-600}
-name=hib-$ver-smp$smp-$case
+name=hib-$ver-smp$smp-m${mem}-l$level-$target
 disk=$KJ_OUT/$name.disk
 img=$KJ_OUT/$name.img
 mem_mib=$(( ${mem%M} ))
@@ -44,14 +50,32 @@ fail() {
 	exit 1
 }
 serial() { tr -d '\r' < "$KJ_OUT/$1.serial"; }
-state() { kj_part_dump "$disk" 2 "$img" && "$kjimage" info "$img" | sed -n 's/^state *//p'; }
-img_sum() { kj_part_dump "$disk" 2 "$img" && sha256sum < "$img" | cut -d' ' -f1; }
+# the image, out of the disk and back
+get_img() {
+	if [ "$target" = esp ]; then mcopy -o -i "$disk@@1M" ::/kjresume.img "$img"
+	else kj_part_dump "$disk" 2 "$img"; fi
+}
+put_img() {
+	if [ "$target" = esp ]; then mcopy -o -i "$disk@@1M" "$img" ::/kjresume.img; return; fi
+	local off
+	read -r off _ < <(kj_part "$disk" 2)
+	dd if="$img" of="$disk" bs=1M oflag=seek_bytes seek="$off" conv=notrunc status=none
+}
+state() { get_img && "$kjimage" info "$img" | sed -n 's/^state *//p'; }
+img_sum() { get_img && sha256sum < "$img" | cut -d' ' -f1; }
 
 esp=$(mktemp -d)
 mkdir -p "$esp/EFI/BOOT"
 cp "$KJ_ROOT/build/kjresume.efi" "$esp/EFI/BOOT/BOOTX64.EFI"
-echo "partlabel=kjresume pause=0" > "$esp/EFI/BOOT/kjresume.conf"
-kj_make_disk "$disk" $((mem_mib + 64)) "$esp" || fail "cannot build the disk"
+if [ "$target" = esp ]; then
+	echo "image=/kjresume.img pause=0" > "$esp/EFI/BOOT/kjresume.conf"
+	kj_make_disk "$disk" 1 "$esp" $((mem_mib + 128)) || fail "cannot build the disk"
+	hibdev=/dev/vda1:/kjresume.img
+else
+	echo "partlabel=kjresume pause=0" > "$esp/EFI/BOOT/kjresume.conf"
+	kj_make_disk "$disk" $((mem_mib + 64)) "$esp" || fail "cannot build the disk"
+	hibdev=/dev/vda2
+fi
 rm -rf "$esp"
 drive=(-drive file="$disk",format=raw,if=virtio)
 start=$(date +%s)
@@ -60,70 +84,91 @@ start=$(date +%s)
 kj_log "$name: boot 1: A (-smp $smp, -m $mem, $mib MiB workload) hibernates"
 kj_qemu "$name-save" "$tmo" -m "$mem" -smp "$smp" "${drive[@]}" \
 	-kernel "$kdir/bzImage" -initrd "$KJ_OUT/$ver/a.cpio.gz" \
-	-append "console=ttyS0 panic=1 efi=noruntime kjrole=A kjmib=$mib kjrounds=1 kjmemmax=$memmax kjsave=$level kjhibernate=/dev/vda2 ${KJ_APPEND:-}"
+	-append "console=ttyS0 panic=1 efi=noruntime kjrole=A kjmib=$mib kjrounds=$cycles kjmemmax=$memmax kjsave=$level kjhibernate=$hibdev ${KJ_APPEND:-}"
 serial "$name-save" | grep -a '^KJ-'
-if ! serial "$name-save" | grep -aq '^KJ-B: image saved'; then
+if ! serial "$name-save" | grep -a >/dev/null '^KJ-B: image saved'; then
 	kj_report "$name-save" "$kdir/System.map"
 	fail "B did not save the image"
 fi
-kj_part_dump "$disk" 2 "$img"
+get_img
 "$kjimage" verify "$img" || fail "kjimage verify failed on the saved image"
 "$kjimage" info "$img" > "$KJ_OUT/$name.info"
 grep -q '^state *complete' "$KJ_OUT/$name.info" || fail "image not complete: $(grep ^state "$KJ_OUT/$name.info")"
 save_s=$(( $(date +%s) - start ))
 
-# ---- damage it, per case
 read -r data_start data_end < <(awk '/^data-start/ {s=$2} /^data-end/ {e=$2} END {print s, e}' "$KJ_OUT/$name.info")
-resume_mem=$mem
-expect=""
-case $case in
-resume) ;;
-flip)
-	# one byte in the middle of the stored page data
-	at=$(( (data_start + data_end) / 2 ))
-	old=$(dd if="$img" bs=1 skip=$at count=1 status=none | od -An -tx1 | tr -d ' ')
-	kj_part_poke "$disk" 2 $at $(printf '%02x' $(( 0x$old ^ 0x5a )))
-	expect="the image is damaged" ;;
-truncate)
-	# the last MiB of the image never reached the disk
-	read -r poff psize < <(kj_part "$disk" 2)
-	dd if=/dev/zero of="$disk" bs=1 seek=$((poff + data_end - 1048576)) count=1048576 conv=notrunc status=none 2>/dev/null ||
-		dd if=/dev/zero of="$disk" bs=4096 seek=$(( (poff + data_end - 1048576) / 4096 )) count=256 conv=notrunc status=none
-	expect="the image is damaged" ;;
-ramsize)
-	resume_mem=$((mem_mib + 128))M
-	expect="memory map is not the one" ;;
-*) fail "unknown case $case" ;;
-esac
-before=$(img_sum)
 
-# ---- boot 2: resume from the firmware
-if [ -z "$expect" ]; then
-	kj_log "$name: boot 2: OVMF -> kjresume.efi -> A"
+# ---- refusals, each on a damaged copy of the disk
+for fc in "${failcases[@]}"; do
+	good=$disk
+	disk=$KJ_OUT/$name-$fc.disk
+	cp --sparse=always "$good" "$disk"
+	get_img
+	bmem=$mem
+	case $fc in
+	flip)
+		# one byte in the middle of the stored page data
+		at=$(( (data_start + data_end) / 2 ))
+		old=$(dd if="$img" bs=1 skip=$at count=1 status=none | od -An -tx1 | tr -d ' ')
+		printf "$(printf '\\x%02x' $(( 0x$old ^ 0x5a )))" |
+			dd of="$img" bs=1 seek=$at conv=notrunc status=none
+		put_img
+		expect="the image is damaged" ;;
+	truncate)
+		# the image's last MiB never reached the disk
+		if [ "$target" = esp ]; then
+			truncate -s $((data_end - 1048576)) "$img"
+			expect="the image is truncated"
+		else
+			dd if=/dev/zero of="$img" bs=4096 seek=$((data_end / 4096 - 256)) count=256 \
+				conv=notrunc status=none
+			expect="the image is damaged"
+		fi
+		put_img ;;
+	ramsize)
+		bmem=$((mem_mib + 128))M
+		expect="memory map is not the one" ;;
+	*) fail "unknown case $fc" ;;
+	esac
+	before=$(img_sum)
+	kj_log "$name: $fc: the loader must refuse"
+	kj_qemu_until "$name-$fc" 300 "continuing with a normal boot" -m "$bmem" -smp "$smp" \
+		-drive file="$disk",format=raw,if=virtio
+	serial "$name-$fc" | grep -a '^kjresume\|^  (' | grep -av 'reading image'
+	serial "$name-$fc" | grep -a >/dev/null "NOT RESUMING: .*$expect" || { kj_report "$name-$fc"; fail "$fc: no '$expect' refusal"; }
+	serial "$name-$fc" | grep -a >/dev/null 'continuing with a normal boot' || fail "$fc: the loader did not return to the firmware"
+	serial "$name-$fc" | grep -a >/dev/null '^KJ-A' && fail "$fc: A ran from a bad image"
+	[ "$(img_sum)" = "$before" ] || fail "$fc: the refused image was modified on disk"
+	kj_log "$name: $fc: PASS (refused, image untouched)"
+	rm -f "$disk"
+	disk=$good
+done
+
+# ---- resume from the firmware, KJ_CYCLES times
+for c in $(seq 1 "$cycles"); do
+	kj_log "$name: resume $c/$cycles: OVMF -> kjresume.efi -> A"
 	t2=$(date +%s)
-	kj_qemu "$name-resume" "$tmo" -m "$resume_mem" -smp "$smp" "${drive[@]}"
-	serial "$name-resume" | grep -a '^kjresume\|^KJ-' | sed 's/.*\r//'
-	if ! serial "$name-resume" | grep -aq '^KJ-RESULT PASS'; then
-		kj_report "$name-resume" "$kdir/System.map"
-		fail "A did not come back with its state"
+	# A powers off at the end (or B does, after the next save); a refusal
+	# would go on to the firmware's next boot option, so stop there
+	kj_qemu_until "$name-resume$c" "$tmo" "continuing with a normal boot" \
+		-m "$mem" -smp "$smp" "${drive[@]}"
+	serial "$name-resume$c" | sed 's/\(reading image\)/\n\1/g' |
+		grep -a '^kjresume\|^KJ-\|reading image 100' | grep -av 'KJ-B: PT_LOAD'
+	serial "$name-resume$c" | grep -a >/dev/null "^KJ-A: round $c: workload memory intact" || {
+		kj_report "$name-resume$c" "$kdir/System.map"; fail "A did not come back with its state (cycle $c)"; }
+	if [ "$c" -lt "$cycles" ]; then
+		serial "$name-resume$c" | grep -a >/dev/null '^KJ-B: image saved' || fail "cycle $c: no new image saved"
+		[ "$(state)" = complete ] || fail "cycle $c: the new image is not complete"
+	else
+		serial "$name-resume$c" | grep -a >/dev/null '^KJ-RESULT PASS' || fail "A did not finish"
+		[ "$(state)" = consumed ] || fail "image state after resume is '$(state)', want consumed"
 	fi
-	resume_s=$(( $(date +%s) - t2 ))
-	st=$(state)
-	[ "$st" = consumed ] || fail "image state after resume is '$st', want consumed"
-	# ---- boot 3: the consumed image must be refused
-	kj_qemu_until "$name-again" 180 "continuing with a normal boot" -m "$resume_mem" -smp "$smp" "${drive[@]}"
-	serial "$name-again" | grep -a '^kjresume' | sed 's/.*\r//'
-	serial "$name-again" | grep -aq 'never resumed twice' || fail "a consumed image was not refused"
-	serial "$name-again" | grep -aq '^KJ-A' && fail "A ran again from a consumed image"
-	kj_log "$name: PASS (hibernate $save_s s, resume $resume_s s, consumed image refused)"
-	exit 0
-fi
+	kj_log "$name: resume $c: A back in $(( $(date +%s) - t2 )) s (QEMU start to A's checks done)"
+done
 
-kj_log "$name: boot 2: the loader must refuse ($case)"
-kj_qemu_until "$name-resume" 300 "continuing with a normal boot" -m "$resume_mem" -smp "$smp" "${drive[@]}"
-serial "$name-resume" | grep -a '^kjresume' | sed 's/.*\r//'
-serial "$name-resume" | grep -aq "$expect" || { kj_report "$name-resume"; fail "no '$expect' refusal"; }
-serial "$name-resume" | grep -aq 'continuing with a normal boot' || fail "the loader did not return to the firmware"
-serial "$name-resume" | grep -aq '^KJ-A' && fail "A ran from a bad image"
-[ "$(img_sum)" = "$before" ] || fail "the refused image was modified on disk"
-kj_log "$name: PASS (refused: $expect; image untouched)"
+# ---- the consumed image must be refused
+kj_qemu_until "$name-again" 180 "continuing with a normal boot" -m "$mem" -smp "$smp" "${drive[@]}"
+serial "$name-again" | grep -a '^kjresume' | grep -av 'reading image'
+serial "$name-again" | grep -a >/dev/null 'never resumed twice' || fail "a consumed image was not refused"
+serial "$name-again" | grep -a >/dev/null '^KJ-A' && fail "A ran again from a consumed image"
+kj_log "$name: PASS (hibernate $save_s s, $cycles resume(s), ${#failcases[@]} refusal case(s), consumed image refused)"

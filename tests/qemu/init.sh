@@ -23,9 +23,16 @@ if [ "$role" = B ]; then
 	KJ_VERBOSE=$(arg kjsave) /bin/vmcore-check /proc/vmcore "$entry" || die "vmcore check failed"
 	# kjhibernate=DEV: a hibernation: save the image to DEV, power off
 	if [ -n "$(arg kjhibernate)" ]; then
-		dev=$(arg kjhibernate)
-		say "hibernating: saving A's memory to $dev"
-		/bin/kjsave -l "$(arg kjsave)" "$dev" || die "kjsave failed"
+		# DEV, or DEV:PATH for a file on the FAT filesystem on DEV
+		dev=$(arg kjhibernate); target=$dev
+		case $dev in
+		*:*)	mkdir -p /mnt
+			mount -t vfat "${dev%%:*}" /mnt || die "cannot mount ${dev%%:*}"
+			target=/mnt${dev#*:} ;;
+		esac
+		say "hibernating: saving A's memory to $target"
+		/bin/kjsave -l "$(arg kjsave)" "$target" || die "kjsave failed"
+		case $dev in *:*) umount /mnt || die "cannot unmount ${dev%%:*}" ;; esac
 		say "image saved; powering off"
 		sync
 		poweroff -f

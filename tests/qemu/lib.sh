@@ -96,15 +96,15 @@ kj_report() {
 	fi
 }
 
-# kj_make_disk DISK IMG_MIB ESPDIR: a GPT disk with an ESP (64 MiB FAT,
-# the contents of ESPDIR) and an empty image partition named "kjresume".
+# kj_make_disk DISK IMG_MIB ESPDIR [ESP_MIB]: a GPT disk with an ESP (FAT,
+# 64 MiB, the contents of ESPDIR) and an empty image partition "kjresume".
 kj_make_disk() {
-	local disk=$1 img_mib=$2 espdir=$3 esp="$1.esp"
+	local disk=$1 img_mib=$2 espdir=$3 esp_mib=${4:-64} esp="$1.esp"
 	rm -f "$disk" "$esp"
-	truncate -s $((64 + img_mib + 2))M "$disk"
-	sgdisk -n 1:1M:+64M -t 1:ef00 -c 1:ESP \
+	truncate -s $((esp_mib + img_mib + 2))M "$disk"
+	sgdisk -n 1:1M:+${esp_mib}M -t 1:ef00 -c 1:ESP \
 		-n 2:0:+${img_mib}M -t 2:8300 -c 2:kjresume "$disk" >/dev/null || return 1
-	mkfs.vfat -C "$esp" $((64 * 1024)) >/dev/null || return 1
+	mkfs.vfat -C "$esp" $((esp_mib * 1024)) >/dev/null || return 1
 	mcopy -s -i "$esp" "$espdir"/* ::/ || return 1
 	dd if="$esp" of="$disk" bs=1M seek=1 conv=notrunc status=none || return 1
 	rm -f "$esp"
