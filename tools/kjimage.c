@@ -85,6 +85,7 @@ static int cmd_info(struct img *img)
 		printf("%-16s %" PRIu64 " bytes (%.1f%% of memory)\n", "stored",
 		       i->stored_bytes, i->total_bytes ?
 		       100.0 * (double)i->stored_bytes / (double)i->total_bytes : 0.0);
+		printf("%-16s %" PRIu64 "\n", "data-start", i->data_start);
 		printf("%-16s %" PRIu64 "\n", "data-end", i->data_end);
 		print_fdt_string(i, "/saver", "tool", "saver");
 		for (size_t k = 0; elfimg_memmap_get(i, k, &r); k++)
