@@ -10,8 +10,10 @@
 #   link map. Host tests keep linking the host libraries (-lfdt -lz).
 #
 #   efi/libc/: the freestanding C library subset that libfdt, zlib and our
-#   EFI code use. memcpy and memset are not there: gnu-efi's libefi.a
-#   defines both (init.o, which InitializeLib also lives in).
+#   EFI code use. gnu-efi's libefi.a defines memcpy and memset too, as
+#   byte loops, in the object InitializeLib lives in: the link uses a copy
+#   of it with those two weakened ($(B)/efi-libs/libefi-weak.a), so that
+#   efi/libc's (rep movsb/stosb: they copy every restored page) win.
 #
 # Every EFI object (loader/, efi/, elfimg/ in EFI_SRCS) is compiled with
 # -nostdinc: <string.h>, <stdlib.h> and <limits.h> are efi/libc/include's,
@@ -33,7 +35,12 @@ ZLIB_EFI_SRCS := inflate.c inftrees.c inffast.c crc32.c adler32.c zutil.c
 FDT_EFI_SRCS  := fdt.c fdt_ro.c fdt_check.c fdt_strerror.c
 
 EFI_LIBS_OWN := $(EFI_LIBS_DIR)/libfdt-efi.a $(EFI_LIBS_DIR)/libz-efi.a
-EFI_LIBS     := $(EFI_LIBS_OWN)
+EFI_LIBEFI   := $(EFI_LIBS_DIR)/libefi-weak.a
+EFI_LIBS     := $(EFI_LIBS_OWN) $(EFI_LIBEFI)
+
+$(EFI_LIBEFI): $(EFI_LIBDIR)/libefi.a
+	@mkdir -p $(dir $@)
+	objcopy --weaken-symbol=memcpy --weaken-symbol=memset $< $@
 
 EFI_CFLAGS += -nostdinc -isystem $(GCC_INC) -Iefi/libc/include \
 	-I$(FDT_SRC) -I$(ZLIB_SRC) -DZ_SOLO
@@ -95,7 +102,7 @@ check-efi-libs: $(B)/kjresume.so
 		grep -v -x -e '$(B)/efi-obj/.*\.o' \
 			$(foreach l,$(EFI_LIBS_OWN),-e '$(l)') \
 			-e '$(EFI_LIBDIR)/crt0-efi-x86_64.o' \
-			-e '$(EFI_LIBDIR)/libefi.a' -e '$(EFI_LIBDIR)/libgnuefi.a' \
+			-e '$(EFI_LIBEFI)' -e '$(EFI_LIBDIR)/libgnuefi.a' \
 		|| true); \
 	if [ -n "$$bad" ]; then echo "check-efi-libs: $$so linked from:"; \
 		echo "$$bad"; exit 1; fi; \

@@ -80,7 +80,7 @@ unit)
 fuzz)
 	for t in "$@"; do run_step "fuzz smoke $(basename "$t")" fuzz_smoke "$t"; done
 	;;
-all)
+all|full)
 	for t in $(make -s print-UNIT_TESTS); do run_counted "$t"; done
 	run_step "check-relocs (kjresume.efi)" make -s check-relocs
 	run_step "check-efi-libs (kjresume.efi)" make -s check-efi-libs
@@ -92,10 +92,10 @@ all)
 	done
 	# shellcheck source=tests/qemu/suite.sh
 	. tests/qemu/suite.sh
-	qemu_suite
+	if [ "$mode" = full ]; then qemu_suite_full; else qemu_suite; fi
 	;;
 *)
-	echo "usage: $0 unit|fuzz|all [BIN...]" >&2
+	echo "usage: $0 unit|fuzz|all|full [BIN...]" >&2
 	exit 2
 	;;
 esac

@@ -1,16 +1,41 @@
 # SPDX-License-Identifier: MIT
 # The QEMU part of `make check`, sourced by tests/run.sh (uses run_step).
+#
+# Hibernate/resume cases cover every value of each dimension at least
+# once (Linux 6.1/6.12, -smp 1/2, 512 MiB/3 GiB with RAM above 4 GiB,
+# zlib/raw image, raw partition/ESP file, 1 and 3 cycles), not the cross
+# product; `make check-full` runs more combinations.
 # shellcheck shell=bash
 
 qemu_suite() {
 	run_step "kjresume.efi starts under OVMF" tests/qemu/efi-smoke.sh
-	local v smp
-	for v in 6.1 6.12; do
-		for smp in 1 2; do
-			run_step "round trip x2, Linux $v, -smp $smp" \
-				tests/qemu/roundtrip.sh "$v" "$smp" 2
-		done
-	done
+	run_step "round trip x2 (B jumps back), Linux 6.1, -smp 2" \
+		tests/qemu/roundtrip.sh 6.1 2 2
+	run_step "round trip x2 (B jumps back), Linux 6.12, -smp 1" \
+		tests/qemu/roundtrip.sh 6.12 1 2
 	run_step "a crash in the round trip is reported with its exceptions" \
 		tests/qemu/crash-report.sh 6.12
+	run_step "hibernate/resume x3, 6.1, -smp 1, zlib image on a partition; refusals: flipped byte, lost tail, more RAM" \
+		env KJ_CYCLES=3 tests/qemu/hibernate.sh 6.1 1 256 flip truncate ramsize
+	run_step "hibernate/resume, 6.12, -smp 2, raw image file on the ESP; refusal: truncated file" \
+		env KJ_TARGET=esp KJ_LEVEL=0 tests/qemu/hibernate.sh 6.12 2 256 truncate
+	run_step "hibernate/resume, 6.12, -smp 1, 3 GiB (RAM above 4 GiB)" \
+		env KJ_MEM=3072M tests/qemu/hibernate.sh 6.12 1 256
+}
+
+# More combinations (make check-full): both kernels x both -smp x both
+# image forms x both targets.
+qemu_suite_full() {
+	qemu_suite
+	local v smp lvl tgt
+	for v in 6.1 6.12; do
+		for smp in 1 2; do
+			for lvl in 0 1; do
+				for tgt in partition esp; do
+					run_step "hibernate/resume, $v, -smp $smp, level $lvl, $tgt" \
+						env KJ_LEVEL=$lvl KJ_TARGET=$tgt tests/qemu/hibernate.sh "$v" "$smp" 256 flip
+				done
+			done
+		done
+	done
 }

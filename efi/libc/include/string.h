@@ -3,9 +3,9 @@
  * <string.h> of kjresume.efi's freestanding C library (efi/libs.mk puts
  * efi/libc/include on every EFI object's include path, with -nostdinc).
  *
- * memcpy and memset come from gnu-efi's libefi.a (lib/init.c, also the
- * target of the calls GCC emits for struct copies and clears): defining
- * them here too would be a duplicate symbol. The rest is efi/libc/string.c.
+ * All of it is efi/libc/string.c; memcpy and memset (rep movsb/stosb)
+ * override gnu-efi's byte loops, which efi/libs.mk weakens in its copy
+ * of libefi.a.
  * Only what libfdt, zlib and kjresume's own EFI code use is here.
  */
 #ifndef KJ_LIBC_STRING_H
@@ -13,8 +13,8 @@
 
 #include <stddef.h>
 
-void *memcpy(void *dst, const void *src, size_t n);	/* libefi.a */
-void *memset(void *dst, int c, size_t n);		/* libefi.a */
+void *memcpy(void *dst, const void *src, size_t n);	/* string.c: rep movsb */
+void *memset(void *dst, int c, size_t n);		/* string.c: rep stosb */
 void *memmove(void *dst, const void *src, size_t n);
 int memcmp(const void *a, const void *b, size_t n);
 void *memchr(const void *s, int c, size_t n);
