@@ -82,10 +82,12 @@ start=$(date +%s)
 
 # ---- boot 1: hibernate
 kj_log "$name: boot 1: A (-smp $smp, -m $mem, $mib MiB workload) hibernates"
+kj_follow "$name-save"
 kj_qemu "$name-save" "$tmo" -m "$mem" -smp "$smp" "${drive[@]}" \
 	-kernel "$kdir/bzImage" -initrd "$KJ_OUT/$ver/a.cpio.gz" \
 	-append "console=ttyS0 panic=1 efi=noruntime kjrole=A kjmib=$mib kjrounds=$cycles kjmemmax=$memmax kjsave=$level kjhibernate=$hibdev ${KJ_APPEND:-}"
-serial "$name-save" | grep -a '^KJ-'
+kj_unfollow "$name-save"
+[ -n "${KJ_SHOW:-}" ] || serial "$name-save" | grep -a '^KJ-'
 if ! serial "$name-save" | grep -a >/dev/null '^KJ-B: image saved'; then
 	kj_report "$name-save" "$kdir/System.map"
 	fail "B did not save the image"
@@ -132,9 +134,11 @@ for fc in "${failcases[@]}"; do
 	esac
 	before=$(img_sum)
 	kj_log "$name: $fc: the loader must refuse"
+	kj_follow "$name-$fc"
 	kj_qemu_until "$name-$fc" 300 "continuing with a normal boot" -m "$bmem" -smp "$smp" \
 		-drive file="$disk",format=raw,if=virtio
-	serial "$name-$fc" | grep -a '^kjresume\|^  (' | grep -av 'reading image'
+	kj_unfollow "$name-$fc"
+	[ -n "${KJ_SHOW:-}" ] || serial "$name-$fc" | grep -a '^kjresume\|^  (' | grep -av 'reading image'
 	serial "$name-$fc" | grep -a >/dev/null "NOT RESUMING: .*$expect" || { kj_report "$name-$fc"; fail "$fc: no '$expect' refusal"; }
 	serial "$name-$fc" | grep -a >/dev/null 'continuing with a normal boot' || fail "$fc: the loader did not return to the firmware"
 	serial "$name-$fc" | grep -a >/dev/null '^KJ-A' && fail "$fc: A ran from a bad image"
@@ -150,9 +154,11 @@ for c in $(seq 1 "$cycles"); do
 	t2=$(date +%s)
 	# A powers off at the end (or B does, after the next save); a refusal
 	# would go on to the firmware's next boot option, so stop there
+	kj_follow "$name-resume$c"
 	kj_qemu_until "$name-resume$c" "$tmo" "continuing with a normal boot" \
 		-m "$mem" -smp "$smp" "${drive[@]}"
-	serial "$name-resume$c" | sed 's/\(reading image\)/\n\1/g' |
+	kj_unfollow "$name-resume$c"
+	[ -n "${KJ_SHOW:-}" ] || serial "$name-resume$c" | sed 's/\(reading image\)/\n\1/g' |
 		grep -a '^kjresume\|^KJ-\|reading image 100' | grep -av 'KJ-B: PT_LOAD'
 	serial "$name-resume$c" | grep -a >/dev/null "^KJ-A: round $c: workload memory intact" || {
 		kj_report "$name-resume$c" "$kdir/System.map"; fail "A did not come back with its state (cycle $c)"; }
@@ -167,8 +173,10 @@ for c in $(seq 1 "$cycles"); do
 done
 
 # ---- the consumed image must be refused
+kj_follow "$name-again"
 kj_qemu_until "$name-again" 180 "continuing with a normal boot" -m "$mem" -smp "$smp" "${drive[@]}"
-serial "$name-again" | grep -a '^kjresume' | grep -av 'reading image'
+kj_unfollow "$name-again"
+[ -n "${KJ_SHOW:-}" ] || serial "$name-again" | grep -a '^kjresume' | grep -av 'reading image'
 serial "$name-again" | grep -a >/dev/null 'never resumed twice' || fail "a consumed image was not refused"
 serial "$name-again" | grep -a >/dev/null '^KJ-A' && fail "A ran again from a consumed image"
 kj_log "$name: PASS (hibernate $save_s s, $cycles resume(s), ${#failcases[@]} refusal case(s), consumed image refused)"

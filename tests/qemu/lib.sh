@@ -155,3 +155,20 @@ kj_qemu_until() {
 	wait "$watcher" 2>/dev/null
 	return 0
 }
+
+# kj_follow NAME: with KJ_SHOW set, print the harness-relevant lines of
+# NAME's serial log live (kernels' KJ- lines, the loader, kjsave's
+# progress) until kj_unfollow.
+kj_follow() {
+	[ -n "${KJ_SHOW:-}" ] || return 0
+	: > "$KJ_OUT/$1.serial"
+	tail -F "$KJ_OUT/$1.serial" 2>/dev/null | stdbuf -o0 tr '\r' '\n' |
+		grep --line-buffered -a '^KJ-[AB]:\|^KJ-RESULT\|^kjresume\|^kjsave: [0-9]*/\|^kjsave: /\|Linux version' &
+	KJ_FOLLOW_PID=$!
+}
+kj_unfollow() {
+	[ -n "${KJ_SHOW:-}" ] || return 0
+	sleep 1
+	pkill -f "tail -F $KJ_OUT/$1.serial" 2>/dev/null
+	wait "$KJ_FOLLOW_PID" 2>/dev/null
+}
