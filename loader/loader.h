@@ -18,6 +18,9 @@ struct kj_options {
 	char image[256];	/* image=PATH: a file on the loader's volume */
 	char partuuid[40];	/* partuuid=GUID: a raw GPT partition */
 	char partlabel[40];	/* partlabel=NAME: a raw GPT partition by name */
+	uint64_t offset;	/* offset=BYTES: the image is a file on the
+				 * partition's filesystem, starting there; the
+				 * rest is read through the extents it records */
 	unsigned pause;		/* pause=SECONDS after a refusal (default 3) */
 	bool verbose;		/* verbose: list segments, maps, the plan */
 	bool dry_run;		/* dry-run: read and verify, never resume */

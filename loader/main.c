@@ -65,6 +65,49 @@ struct loader {
 	uint64_t csum;			/* reloc_csum() of every byte placed */
 };
 
+/*
+ * The image's bytes: the source from byte 0, or (offset=) a file on the
+ * partition's filesystem: headers read at the offset (kjsave writes them
+ * to the file's first extent), everything after parsing through the
+ * extent map the image records.
+ */
+static kjefi_status img_read(struct loader *L, uint64_t off, void *buf, size_t len,
+			     bool write)
+{
+	while (len) {
+		uint64_t dev = L->opt.offset + off, n = len;
+		if (L->info.nextents) {
+			uint64_t contig;
+			if (!elfimg_extent_map(&L->info, off, &dev, &contig))
+				return KJEFI_E_INVALID;
+			if (n > contig)
+				n = contig;
+		}
+		kjefi_status st = write ? kjefi_src_write(L->src, dev, buf, n)
+					: kjefi_src_read(L->src, dev, buf, n);
+		if (st)
+			return st;
+		buf = (uint8_t *)buf + n;
+		off += n;
+		len -= n;
+	}
+	return KJEFI_OK;
+}
+
+/* Bytes of the image file: the source's, or what its extents cover. */
+static uint64_t img_size(const struct loader *L)
+{
+	uint64_t size = kjefi_src_size(L->src);
+	if (L->info.nextents) {
+		struct elfimg_extent e;
+		uint64_t end = 0;
+		for (size_t i = 0; elfimg_extent_get(&L->info, i, &e); i++)
+			end = e.file_offset + e.length;
+		return end;
+	}
+	return L->opt.offset < size ? size - L->opt.offset : 0;
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
@@ -125,14 +168,14 @@ static enum kj_err open_image(struct loader *L)
 
 static enum kj_err read_headers(struct loader *L)
 {
-	uint64_t size = kjefi_src_size(L->src), need = 0, first = size < 4096 ? size : 4096;
+	uint64_t size = img_size(L), need = 0, first = size < 4096 ? size : 4096;
 	enum elfimg_err e;
 	kjefi_status st;
 
 	L->hdr = kjefi_alloc(4096);
 	if (!L->hdr)
 		return refuse("out of memory");
-	st = kjefi_src_read(L->src, 0, L->hdr, first);
+	st = img_read(L, 0, L->hdr, first, false);
 	if (st)
 		return refuse("cannot read the image: %s", kjefi_strerror(st));
 	e = elfimg_probe(L->hdr, first, &need);
@@ -151,7 +194,7 @@ static enum kj_err read_headers(struct loader *L)
 		if (!L->hdr)
 			return refuse("out of memory for %llu header bytes",
 				      (unsigned long long)need);
-		st = kjefi_src_read(L->src, 0, L->hdr, need);
+		st = img_read(L, 0, L->hdr, need, false);
 		if (st)
 			return refuse("cannot read the image headers: %s", kjefi_strerror(st));
 	}
@@ -164,6 +207,24 @@ static enum kj_err read_headers(struct loader *L)
 		return refuse("the image was never completed (the hibernation did not finish)");
 	if (e)
 		return refuse("the image is damaged: %s", elfimg_strerror(e));
+	if (L->opt.offset) {
+		uint64_t dev, contig;
+		if (!L->info.nextents)
+			return refuse("offset= given, but the image records no extents");
+		if (!elfimg_extent_map(&L->info, 0, &dev, &contig) || dev != L->opt.offset)
+			return refuse("offset=%llu is not where the image says it starts",
+				      (unsigned long long)L->opt.offset);
+		if (contig < need)
+			return refuse("the image's headers are not contiguous on disk");
+		L->opt.offset = 0; /* from now on, the extents place every byte */
+		size = img_size(L);
+		say("image file: %zu extents, %llu MiB\n", L->info.nextents,
+		    (unsigned long long)(size >> 20));
+	} else if (L->info.nextents) {
+		/* a file's extent map, but read as a partition or an ESP file:
+		 * the bytes are where we read them, ignore the map */
+		L->info.nextents = 0;
+	}
 	e = elfimg_check_file_size(&L->info, L->segs, size);
 	if (e)
 		return refuse("the image is truncated: %s", elfimg_strerror(e));
@@ -527,13 +588,13 @@ static enum kj_err read_image(struct loader *L)
 			}
 			if (ci.offset < bstart || ci.offset + ci.stored > bend) {
 				/* refill: from this chunk on, as much as fits */
-				uint64_t fsize = kjefi_src_size(L->src);
+				uint64_t fsize = img_size(L);
 				uint64_t n = fsize - ci.offset < READ_BATCH ? fsize - ci.offset : READ_BATCH;
 				if (ci.stored > n)
 					return refuse("chunk %llu larger than the read buffer",
 						      (unsigned long long)(sg->first_chunk + k));
 				uint64_t t0 = kjefi_now_us();
-				kjefi_status st = kjefi_src_read(L->src, ci.offset, L->buf, n);
+				kjefi_status st = img_read(L, ci.offset, L->buf, n, false);
 				L->t_io += kjefi_now_us() - t0;
 				if (st)
 					return refuse("read error at byte %llu: %s",
@@ -581,9 +642,9 @@ static enum kj_err mark_consumed(struct loader *L)
 	enum elfimg_err e = elfimg_mark(sec, 512, ELFIMG_STATE_CONSUMED);
 	if (e)
 		return refuse("cannot mark the image: %s", elfimg_strerror(e));
-	kjefi_status st = kjefi_src_write(L->src, 0, sec, 512);
+	kjefi_status st = img_read(L, 0, sec, 512, true);
 	if (!st)
-		st = kjefi_src_read(L->src, 0, back, 512);
+		st = img_read(L, 0, back, 512, false);
 	if (st)
 		return refuse("cannot mark the image consumed on disk: %s", kjefi_strerror(st));
 	if (__builtin_memcmp(sec, back, 512))

@@ -79,7 +79,17 @@ bool kj_options_parse(struct kj_options *o, const char *s, char *err, size_t err
 			ok = vlen == 36 && set_str(o->partuuid, sizeof(o->partuuid), v, vlen);
 		else if (word_is(w, k, "partlabel"))
 			ok = vlen <= 36 && set_str(o->partlabel, sizeof(o->partlabel), v, vlen);
-		else if (word_is(w, k, "pause")) {
+		else if (word_is(w, k, "offset")) {
+			uint64_t n = 0;
+			ok = vlen > 0 && vlen < 19;
+			for (size_t i = 0; ok && i < vlen; i++) {
+				ok = v[i] >= '0' && v[i] <= '9';
+				n = n * 10 + (uint64_t)(v[i] - '0');
+			}
+			ok = ok && !(n & 511);
+			if (ok)
+				o->offset = n;
+		} else if (word_is(w, k, "pause")) {
 			unsigned n = 0;
 			ok = vlen > 0 && vlen < 4;
 			for (size_t i = 0; ok && i < vlen; i++) {

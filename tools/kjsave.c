@@ -52,6 +52,8 @@ static void usage(FILE *f)
 "                        /proc/iomem when reading /proc/vmcore)\n"
 "      --no-scratch      record no scratch region\n"
 "      --no-fiemap       do not record on-disk extents\n"
+"      --in-place        overwrite an existing file without truncating it, so\n"
+"                        that its first block stays where the loader expects it\n"
 "      --iomem FILE|none B's /proc/iomem: its top-level System RAM is B's\n"
 "                        region, never saved, the default scratch\n"
 "                        (default /proc/iomem when reading /proc/vmcore)\n"
@@ -1113,6 +1115,7 @@ int main(int argc, char **argv)
 		{ "scratch", required_argument, NULL, 's' },
 		{ "no-scratch", no_argument, NULL, 'S' },
 		{ "no-fiemap", no_argument, NULL, 'F' },
+		{ "in-place", no_argument, NULL, 'P' },
 		{ "iomem", required_argument, NULL, 'I' },
 		{ "mem", required_argument, NULL, 'M' },
 		{ "vmcore-layout", no_argument, NULL, 'L' },
@@ -1130,6 +1133,7 @@ int main(int argc, char **argv)
 	struct elfimg_wparams p = { .level = 1 };
 	struct ranges mm = { 0 }, scratch = { 0 }, ram = { 0 };
 	bool no_scratch = false, no_fiemap = false, scratch_given = false;
+	bool in_place = false;
 	bool is_vmcore, is_file;
 	static struct elfimg_extent ext[MAX_EXTENTS], ext2[MAX_EXTENTS];
 	size_t next = 0, next2 = 0;
@@ -1161,6 +1165,7 @@ int main(int argc, char **argv)
 			opts.have_entry = true;
 			break;
 		case 'm': memmap_dir = optarg; break;
+		case 'P': in_place = true; break;
 		case 's': {
 			char *dash = strchr(optarg, '-');
 			uint64_t a, b;
@@ -1309,7 +1314,10 @@ bad:
 		return 1;
 	}
 	is_file = S_ISREG(ost.st_mode);
-	if (is_file && ftruncate(out_fd, 0)) {
+	/* --in-place: a file preallocated before the hibernation (its first
+	 * block's place is already in the boot loader's settings) is
+	 * overwritten without truncating, so its blocks stay where they are */
+	if (is_file && !in_place && ftruncate(out_fd, 0)) {
 		fprintf(stderr, "kjsave: %s: %s\n", output, strerror(errno));
 		return 1;
 	}
@@ -1325,7 +1333,7 @@ bad:
 	    (err = elfimg_writer_write_data(w)))
 		goto werr;
 	st = elfimg_writer_stats(w);
-	if (is_file && ftruncate(out_fd, (off_t)st->data_end)) {
+	if (is_file && !in_place && ftruncate(out_fd, (off_t)st->data_end)) {
 		fprintf(stderr, "kjsave: truncate: %s\n", strerror(errno));
 		return 1;
 	}

@@ -23,16 +23,18 @@ if [ "$role" = B ]; then
 	KJ_VERBOSE=$(arg kjsave) /bin/vmcore-check /proc/vmcore "$entry" || die "vmcore check failed"
 	# kjhibernate=DEV: a hibernation: save the image to DEV, power off
 	if [ -n "$(arg kjhibernate)" ]; then
-		# DEV, or DEV:PATH for a file on the FAT filesystem on DEV
-		dev=$(arg kjhibernate); target=$dev
+		# DEV, or FSTYPE:DEV:PATH for a file on the filesystem on DEV
+		# (written in place: its first block is in the loader's settings)
+		dev=$(arg kjhibernate); target=$dev; inplace=
 		case $dev in
-		*:*)	mkdir -p /mnt
-			mount -t vfat "${dev%%:*}" /mnt || die "cannot mount ${dev%%:*}"
-			target=/mnt${dev#*:} ;;
+		*:*:*)	fs=${dev%%:*}; rest=${dev#*:}
+			mkdir -p /mnt
+			mount -t "$fs" "${rest%%:*}" /mnt || die "cannot mount ${rest%%:*}"
+			target=/mnt${rest#*:}; inplace=--in-place ;;
 		esac
 		say "hibernating: saving A's memory to $target"
-		/bin/kjsave -l "$(arg kjsave)" "$target" || die "kjsave failed"
-		case $dev in *:*) umount /mnt || die "cannot unmount ${dev%%:*}" ;; esac
+		/bin/kjsave $inplace -l "$(arg kjsave)" "$target" || die "kjsave failed"
+		case $dev in *:*:*) umount /mnt || die "cannot unmount ${rest%%:*}" ;; esac
 		say "image saved; powering off"
 		sync
 		poweroff -f

@@ -37,6 +37,8 @@ TEST(options_reject_bad_values)
 	ASSERT(strstr(err, "unknown setting: bogus=1"));
 	ASSERT(!kj_options_parse(&o, "partuuid=1234", err, sizeof(err)));
 	ASSERT(!kj_options_parse(&o, "pause=x", err, sizeof(err)));
+	ASSERT(!kj_options_parse(&o, "offset=1000", err, sizeof(err))); /* not a sector */
+	ASSERT(kj_options_parse(&o, "offset=135266304", err, sizeof(err)) && o.offset == 135266304);
 	ASSERT(!kj_options_parse(&o, "image=", err, sizeof(err)));
 	char longname[400];
 	memset(longname, 'a', sizeof(longname));
