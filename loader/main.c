@@ -61,7 +61,7 @@ struct loader {
 	struct reloc_plan plan;
 	uint8_t *buf, *tmp;		/* read batch, one decoded chunk */
 	struct elfimg_inflater *inf;
-	uint64_t t_start, t_io, t_decode, io_bytes;
+	uint64_t t_start, t_io, t_decode, t_sum, io_bytes;
 	uint64_t csum;			/* reloc_csum() of every byte placed */
 };
 
@@ -609,9 +609,11 @@ static enum kj_err read_image(struct loader *L)
 						to ? to : L->tmp, len, true);
 			if (!e && !to)
 				scatter(L, &cur, dst, L->tmp, len);
+			uint64_t t1 = kjefi_now_us();
+			L->t_decode += t1 - t0;
 			if (!e)
 				L->csum += reloc_csum(dst, to ? to : L->tmp, len);
-			L->t_decode += kjefi_now_us() - t0;
+			L->t_sum += kjefi_now_us() - t1;
 			if (e) {
 				kjefi_printf("\n");
 				return refuse("the image is damaged at memory %llx (chunk %llu): %s",
@@ -673,9 +675,10 @@ static enum kj_err resume(struct loader *L)
 	    (err = claim_memory(L)) || (err = make_plan(L)) || (err = read_image(L)))
 		return err;
 	uint64_t el = kjefi_now_us() - L->t_start;
-	say("read %llu MiB in %llu ms: I/O %llu ms, decompress+verify %llu ms\n",
+	say("read %llu MiB in %llu ms: I/O %llu ms, decompress+verify %llu ms, copy checksum %llu ms\n",
 	    (unsigned long long)(L->io_bytes >> 20), (unsigned long long)(el / 1000),
-	    (unsigned long long)(L->t_io / 1000), (unsigned long long)(L->t_decode / 1000));
+	    (unsigned long long)(L->t_io / 1000), (unsigned long long)(L->t_decode / 1000),
+	    (unsigned long long)(L->t_sum / 1000));
 	if (L->opt.dry_run) {
 		say("dry-run: every chunk verified; not resuming\n");
 		return KJ_E_DRY_RUN;
