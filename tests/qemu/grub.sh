@@ -33,7 +33,11 @@
 #   bootnext   kj-grub bootnext in A booted with EFI runtime services
 #              (efibootmgr), then a boot with that variable store: the
 #              firmware starts the loader before GRUB
-# KJ_MEM (512M), KJ_MIB (workload, 16), KJ_TIMEOUT (per boot, 600).
+#   once       kj-grub install --once: the next boot takes the resume entry
+#              (grubenv next_entry, cleared by GRUB), the boot after it shows
+#              the plain menu although nothing removed the block
+# KJ_MEM (512M), KJ_MIB (workload, 16), KJ_TIMEOUT (per boot, 600),
+# KJ_LOADER_EFI (the loader to test, build/kjresume.efi).
 set -uo pipefail
 KJ_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 KJ_OUT=${KJ_OUT:-$KJ_ROOT/build/qemu-grub}
@@ -42,7 +46,7 @@ KJ_OUT=${KJ_OUT:-$KJ_ROOT/build/qemu-grub}
 
 ver=${1:-6.12}
 [ $# -gt 0 ] && shift
-cases=${*:-normal menu corrupt hibernate discard damaged resume bootnext}
+cases=${*:-normal menu corrupt hibernate discard damaged resume bootnext once}
 mem=${KJ_MEM:-512M}
 mem_mib=$(( ${mem%M} ))
 mib=${KJ_MIB:-16}
@@ -76,7 +80,7 @@ kjg_grub_efi "$esp/EFI/BOOT/BOOTX64.EFI" || { echo "FAIL grub: grub-mkstandalone
 # the modules where grub-install puts them (GRUB loads them from $prefix)
 mkdir -p "$esp/boot/grub/x86_64-efi"
 cp /usr/lib/grub/x86_64-efi/*.mod /usr/lib/grub/x86_64-efi/*.lst "$esp/boot/grub/x86_64-efi/" 
-cp "$KJ_ROOT/build/kjresume.efi" "$esp/EFI/kjresume/kjresume.efi"
+cp "${KJ_LOADER_EFI:-$KJ_ROOT/build/kjresume.efi}" "$esp/EFI/kjresume/kjresume.efi"
 echo "pause=1" > "$esp/EFI/kjresume/kjresume.conf"
 cp "$kdir/bzImage" "$esp/boot/vmlinuz-kjtest"
 cp "$KJ_OUT/$ver/a-grub.cpio.gz" "$esp/boot/initrd.img-kjtest"
@@ -305,6 +309,28 @@ case_bootnext() {
 	else
 		failc "bootnext: the loader did not run before GRUB"
 	fi
+}
+
+case_once() {
+	local n1=grub-once-1 n2=grub-once-2 c=$work/once.cfg env=$work/grubenv
+	cfg_fresh none; part_zero
+	cfg_get "$c"; kjg_esp_get "$disk" /boot/grub/grubenv "$env"
+	host_install "$c" --once --grubenv "$env" -q || { failc "once: kj-grub install --once failed"; return; }
+	grep -q '^next_entry=kjresume-resume$' "$env" || { failc "once: next_entry not set in grubenv"; return; }
+	cfg_put "$c"; kjg_esp_put "$disk" "$env" /boot/grub/grubenv
+	boot $n1
+	kjg_wait '^KJ-A: up' 300 || { report $n1; failc "once: first boot"; return; }
+	kjg_end 120
+	kjg_esp_get "$disk" /boot/grub/grubenv "$env"
+	kjg_has $n1 'nothing to resume' && ! grep -q '^next_entry=kjresume' "$env" &&
+		pass "once: the next boot takes the resume entry (next_entry), GRUB clears next_entry" ||
+		failc "once: first boot did not run the loader, or next_entry is still set"
+	boot $n2
+	kjg_wait '^KJ-A: up' 300 || { report $n2; failc "once: second boot"; return; }
+	kjg_end 120
+	! kjg_has $n2 '^kjresume' && ! kjg_has $n2 'Resume hibernated system' && [ "$(blocks "$c")" = 1 ] &&
+		pass "once: the boot after shows the plain menu although the block is still in grub.cfg" ||
+		failc "once: the resume entry came back"
 }
 
 for c in $cases; do
