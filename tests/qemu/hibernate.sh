@@ -16,9 +16,13 @@
 # survived. With KJ_CYCLES=N (default 1) A hibernates again after each
 # resume, N cycles in a row. Last, one more boot must refuse the
 # consumed image.
-# KJ_TARGET=partition (default: the raw GPT partition) or esp (a file,
+# KJ_TARGET=partition (default: the raw GPT partition), esp (a file,
 # \kjresume.img, on the ESP: the loader reads it with the firmware's FAT
-# driver). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1), KJ_CPU (QEMU -cpu),
+# driver) or ext4 (a file preallocated on an ext4 filesystem in the
+# kjresume partition, which the firmware cannot read: the loader gets its
+# first block's offset from its settings and reads the rest through the
+# extent map kjsave records; refusal cases other than ramsize need
+# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1), KJ_CPU (QEMU -cpu),
 # KJ_TIMEOUT.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -52,8 +56,12 @@ fail() {
 serial() { tr -d '\r' < "$KJ_OUT/$1.serial"; }
 # the image, out of the disk and back
 get_img() {
-	if [ "$target" = esp ]; then mcopy -o -i "$disk@@1M" ::/kjresume.img "$img"
-	else kj_part_dump "$disk" 2 "$img"; fi
+	case $target in
+	esp) mcopy -o -i "$disk@@1M" ::/kjresume.img "$img" ;;
+	ext4) kj_part_dump "$disk" 2 "$img.fs" &&
+		debugfs -R "dump /kjresume.img $img" "$img.fs" 2>/dev/null && rm -f "$img.fs" ;;
+	*) kj_part_dump "$disk" 2 "$img" ;;
+	esac
 }
 put_img() {
 	if [ "$target" = esp ]; then mcopy -o -i "$disk@@1M" "$img" ::/kjresume.img; return; fi
@@ -70,13 +78,30 @@ cp "$KJ_ROOT/build/kjresume.efi" "$esp/EFI/BOOT/BOOTX64.EFI"
 if [ "$target" = esp ]; then
 	echo "image=/kjresume.img pause=0" > "$esp/EFI/BOOT/kjresume.conf"
 	kj_make_disk "$disk" 1 "$esp" $((mem_mib + 128)) || fail "cannot build the disk"
-	hibdev=/dev/vda1:/kjresume.img
+	hibdev=vfat:/dev/vda1:/kjresume.img
+elif [ "$target" = ext4 ]; then
+	# an ext4 filesystem with the image file preallocated (written, so
+	# that its blocks exist), as kjhibernate would do before the jump
+	kj_make_disk "$disk" $((mem_mib + 128)) "$esp" || fail "cannot build the disk"
+	fsdir=$(mktemp -d)
+	head -c $(( (mem_mib + 64) << 20 )) /dev/zero | tr '\0' '\377' > "$fsdir/kjresume.img"
+	read -r poff psize < <(kj_part "$disk" 2)
+	mke2fs -q -t ext4 -b 4096 -d "$fsdir" -F "$img.fs" $((psize / 4096)) || fail "mke2fs"
+	rm -rf "$fsdir"
+	blk=$(debugfs -R "bmap /kjresume.img 0" "$img.fs" 2>/dev/null)
+	[ -n "$blk" ] || fail "cannot find the image file's first block"
+	dd if="$img.fs" of="$disk" bs=1M oflag=seek_bytes seek="$poff" conv=notrunc status=none
+	rm -f "$img.fs"
+	echo "partlabel=kjresume offset=$((blk * 4096)) pause=0" > "$esp/EFI/BOOT/kjresume.conf"
+	mcopy -o -i "$disk@@1M" "$esp/EFI/BOOT/kjresume.conf" ::/EFI/BOOT/kjresume.conf
+	hibdev=ext4:/dev/vda2:/kjresume.img
 else
 	echo "partlabel=kjresume pause=0" > "$esp/EFI/BOOT/kjresume.conf"
 	kj_make_disk "$disk" $((mem_mib + 64)) "$esp" || fail "cannot build the disk"
 	hibdev=/dev/vda2
 fi
 rm -rf "$esp"
+[ "$target" = ext4 ] && failcases=($(printf '%s\n' "${failcases[@]}" | grep -x ramsize))
 drive=(-drive file="$disk",format=raw,if=virtio)
 start=$(date +%s)
 

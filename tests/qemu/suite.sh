@@ -3,7 +3,7 @@
 #
 # Hibernate/resume cases cover every value of each dimension at least
 # once (Linux 6.1/6.12, -smp 1/2, 512 MiB/3 GiB with RAM above 4 GiB,
-# zlib/raw image, raw partition/ESP file, 1 and 3 cycles), not the cross
+# zlib/raw image, raw partition/ESP file/ext4 file, 1 and 3 cycles), not the cross
 # product; `make check-full` runs more combinations.
 # shellcheck shell=bash
 
@@ -21,6 +21,8 @@ qemu_suite() {
 		env KJ_TARGET=esp KJ_LEVEL=0 tests/qemu/hibernate.sh 6.12 2 256 truncate
 	run_step "hibernate/resume, 6.12, -smp 1, 3 GiB (RAM above 4 GiB)" \
 		env KJ_MEM=3072M tests/qemu/hibernate.sh 6.12 1 256
+	run_step "hibernate/resume, 6.12, -smp 1, image file on ext4 read through its extents; refusal: more RAM" \
+		env KJ_TARGET=ext4 tests/qemu/hibernate.sh 6.12 1 64 ramsize
 }
 
 # More combinations (make check-full): both kernels x both -smp x both
@@ -31,7 +33,7 @@ qemu_suite_full() {
 	for v in 6.1 6.12; do
 		for smp in 1 2; do
 			for lvl in 0 1; do
-				for tgt in partition esp; do
+				for tgt in partition esp ext4; do
 					run_step "hibernate/resume, $v, -smp $smp, level $lvl, $tgt" \
 						env KJ_LEVEL=$lvl KJ_TARGET=$tgt tests/qemu/hibernate.sh "$v" "$smp" 256 flip
 				done
