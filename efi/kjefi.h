@@ -121,6 +121,15 @@ bool kjefi_cpu_has_gbpages(void);
 bool kjefi_cpu_la57_active(void);
 
 /*
+ * The other CPUs: how many are enabled (1 if the firmware has no MP
+ * services), start @fn(@arg) on every AP without waiting, wait for all of
+ * them to return. @fn must call no firmware service.
+ */
+unsigned kjefi_mp_cpus(void);
+kjefi_status kjefi_mp_start(void (*fn)(void *), void *arg);
+void kjefi_mp_wait(void);
+
+/*
  * ExitBootServices with the usual retry (the map key changes when the
  * firmware allocates during the call). After success only the functions
  * below may be used.

@@ -59,9 +59,9 @@ struct loader {
 	struct reloc_range scratch[4];
 	size_t nscratch;
 	struct reloc_plan plan;
-	uint8_t *buf, *tmp;		/* read batch, one decoded chunk */
-	struct elfimg_inflater *inf;
-	uint64_t t_start, t_io, t_decode, t_sum, io_bytes;
+	uint8_t *tmp;			/* scratch for the consumed mark */
+	uint64_t t_start, t_io, t_decode, io_bytes;
+	unsigned ncpu;
 	uint64_t csum;			/* reloc_csum() of every byte placed */
 };
 
@@ -554,79 +554,242 @@ static void progress(struct loader *L, uint64_t done, uint64_t total, bool last)
 		     (unsigned long long)rate, last ? "\n" : "");
 }
 
+/*
+ * Decoding runs on every CPU the firmware has: the BSP reads batches of
+ * chunks into NBUF rotating buffers and publishes one job per chunk; the
+ * APs (and the BSP between reads) take jobs in order and decode each
+ * straight into its place. Jobs write disjoint bytes; a buffer is reused
+ * only when all its jobs are done. An AP calls no firmware service.
+ */
+#define NBUF 4
+#define MAX_CPUS 32
+
+struct job {
+	struct elfimg_chunk_info ci;
+	uint64_t dst, len, chunk;
+	const uint8_t *src;
+	unsigned buf;
+};
+
+struct worker {
+	struct elfimg_inflater inf;
+	uint8_t *tmp;
+	uint64_t csum, stored;
+	enum elfimg_err err;
+	uint64_t err_job;
+};
+
+struct par {
+	struct loader *L;
+	struct job *jobs;
+	uint64_t njobs;			/* jobs in the image */
+	uint64_t ready;			/* jobs published (release) */
+	uint64_t next;			/* next job to take */
+	uint64_t finished;		/* jobs done */
+	uint64_t pending[NBUF];		/* jobs of each buffer not done */
+	unsigned nworkers, next_worker;
+	bool stop;			/* an error: everyone stops */
+	bool published;			/* the BSP has published every job */
+	struct worker *w;
+};
+
+/* The load piece that holds @dst, or the first one after it. */
+static size_t find_piece(const struct loader *L, uint64_t dst)
+{
+	size_t lo = 0, hi = L->plan.nload;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct reloc_load *ld = &L->plan.load[mid];
+		if (ld->dst + ld->npages * PG <= dst)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Take and do one job; false if none was available. */
+static bool work_one(struct par *p, struct worker *w)
+{
+	uint64_t j = __atomic_load_n(&p->next, __ATOMIC_RELAXED);
+	for (;;) {
+		if (j >= __atomic_load_n(&p->ready, __ATOMIC_ACQUIRE))
+			return false;
+		if (__atomic_compare_exchange_n(&p->next, &j, j + 1, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			break;
+	}
+	struct job *jb = &p->jobs[j];
+	struct loader *L = p->L;
+	if (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
+		size_t cur = find_piece(L, jb->dst);
+		uint8_t *to = in_place(L, &cur, jb->dst, jb->len);
+		enum elfimg_err e = elfimg_chunk_decode(&w->inf, &jb->ci, jb->src,
+							to ? to : w->tmp, jb->len, true);
+		if (!e && !to)
+			scatter(L, &cur, jb->dst, w->tmp, jb->len);
+		if (!e) {
+			w->csum += reloc_csum(jb->dst, to ? to : w->tmp, jb->len);
+			w->stored += jb->ci.stored;
+		} else if (!w->err) {
+			w->err = e;
+			w->err_job = j;
+			__atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
+		}
+	}
+	__atomic_fetch_sub(&p->pending[jb->buf], 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_add(&p->finished, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* What an AP runs: jobs until every job is published and taken. */
+static void ap_worker(void *arg)
+{
+	struct par *p = arg;
+	unsigned me = __atomic_fetch_add(&p->next_worker, 1, __ATOMIC_RELAXED);
+	struct worker *w = &p->w[me < p->nworkers ? me : 0];
+
+	if (me >= p->nworkers)
+		return;
+	for (;;) {
+		if (work_one(p, w))
+			continue;
+		if (__atomic_load_n(&p->published, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&p->next, __ATOMIC_ACQUIRE) >= p->njobs)
+			return;
+		__asm__ volatile("pause");
+	}
+}
+
+static uint64_t stored_done(const struct par *p)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < p->nworkers; i++)
+		n += __atomic_load_n(&p->w[i].stored, __ATOMIC_RELAXED);
+	return n;
+}
+
 /* Read, decompress and verify every chunk into the plan's load pieces. */
 static enum kj_err read_image(struct loader *L)
 {
 	const struct elfimg_info *I = &L->info;
-	uint64_t total = I->stored_bytes, done = 0;
+	static struct par P;
+	struct par *p = &P;
+	uint8_t *bufs[NBUF];
 	size_t cur = 0;
-	enum elfimg_err e;
 
-	L->buf = kjefi_alloc(READ_BATCH);
-	L->tmp = kjefi_alloc(I->chunk_size);
-	L->inf = kjefi_alloc(sizeof(*L->inf));
-	if (!L->buf || !L->tmp || !L->inf)
+	unsigned ncpu = kjefi_mp_cpus();
+	if (ncpu > MAX_CPUS)
+		ncpu = MAX_CPUS;
+	*p = (struct par){ .L = L, .nworkers = ncpu, .next_worker = 1 };
+	p->jobs = kjefi_alloc((I->nchunks ? I->nchunks : 1) * sizeof(*p->jobs));
+	p->w = kjefi_alloc(ncpu * sizeof(*p->w));
+	L->tmp = kjefi_alloc(I->chunk_size > 1024 ? I->chunk_size : 1024);
+	if (!p->jobs || !p->w || !L->tmp)
 		return refuse("out of memory for read buffers");
-	e = elfimg_inflater_init(L->inf);
-	if (e)
-		return refuse("decompressor: %s", elfimg_strerror(e));
+	for (unsigned i = 0; i < NBUF; i++)
+		if (!(bufs[i] = kjefi_alloc(READ_BATCH)))
+			return refuse("out of memory for read buffers");
+	for (unsigned i = 0; i < ncpu; i++) {
+		p->w[i] = (struct worker){ .tmp = kjefi_alloc(I->chunk_size) };
+		if (!p->w[i].tmp || elfimg_inflater_init(&p->w[i].inf))
+			return refuse("out of memory for decompressors");
+	}
 	L->t_start = kjefi_now_us();
 	partial_pages(L, false);
 
-	uint64_t bstart = 0, bend = 0; /* file bytes held in L->buf */
-	for (size_t s = 0; s < I->nsegs; s++) {
+	bool aps = ncpu > 1 && !kjefi_mp_start(ap_worker, p);
+	if (!aps)
+		p->nworkers = 1;
+
+	/* publish: one job per stored chunk, batch by batch */
+	unsigned slot = 0;
+	uint64_t bstart = 0, bend = 0;
+	uint64_t t_dec0 = kjefi_now_us(), t_io = 0;
+	enum kj_err err = KJ_OK;
+	for (size_t s = 0; s < I->nsegs && !err; s++) {
 		const struct elfimg_segment *sg = &L->segs[s];
 		uint64_t dst = sg->paddr;
 		for (uint64_t k = 0; k < sg->nchunks; k++) {
-			struct elfimg_chunk_info ci;
-			uint64_t len = elfimg_chunk_len(I, sg, k);
-			elfimg_chunk_get(I, sg->first_chunk + k, &ci);
-			if (!ci.stored) {
-				scatter(L, &cur, dst, NULL, len);
-				dst += len;
+			struct job jb = { .dst = dst, .len = elfimg_chunk_len(I, sg, k),
+					  .chunk = sg->first_chunk + k };
+			elfimg_chunk_get(I, jb.chunk, &jb.ci);
+			dst += jb.len;
+			if (!jb.ci.stored) {
+				scatter(L, &cur, jb.dst, NULL, jb.len);
 				continue;
 			}
-			if (ci.offset < bstart || ci.offset + ci.stored > bend) {
-				/* refill: from this chunk on, as much as fits */
+			if (jb.ci.offset < bstart || jb.ci.offset + jb.ci.stored > bend) {
 				uint64_t fsize = img_size(L);
-				uint64_t n = fsize - ci.offset < READ_BATCH ? fsize - ci.offset : READ_BATCH;
-				if (ci.stored > n)
-					return refuse("chunk %llu larger than the read buffer",
-						      (unsigned long long)(sg->first_chunk + k));
+				uint64_t n = fsize - jb.ci.offset < READ_BATCH ? fsize - jb.ci.offset : READ_BATCH;
+				if (jb.ci.stored > n) {
+					err = refuse("chunk %llu larger than the read buffer",
+						     (unsigned long long)jb.chunk);
+					break;
+				}
+				slot = (slot + 1) % NBUF;
+				/* the buffer is free once all its jobs are done */
+				while (__atomic_load_n(&p->pending[slot], __ATOMIC_ACQUIRE))
+					if (!work_one(p, &p->w[0]))
+						__asm__ volatile("pause");
 				uint64_t t0 = kjefi_now_us();
-				kjefi_status st = img_read(L, ci.offset, L->buf, n, false);
-				L->t_io += kjefi_now_us() - t0;
-				if (st)
-					return refuse("read error at byte %llu: %s",
-						      (unsigned long long)ci.offset, kjefi_strerror(st));
+				kjefi_status st = img_read(L, jb.ci.offset, bufs[slot], n, false);
+				t_io += kjefi_now_us() - t0;
+				if (st) {
+					err = refuse("read error at byte %llu: %s",
+						     (unsigned long long)jb.ci.offset, kjefi_strerror(st));
+					break;
+				}
 				L->io_bytes += n;
-				bstart = ci.offset;
-				bend = ci.offset + n;
+				bstart = jb.ci.offset;
+				bend = jb.ci.offset + n;
+				progress(L, stored_done(p), I->stored_bytes, false);
 			}
-			uint64_t t0 = kjefi_now_us();
-			uint8_t *to = in_place(L, &cur, dst, len);
-			e = elfimg_chunk_decode(L->inf, &ci, L->buf + (ci.offset - bstart),
-						to ? to : L->tmp, len, true);
-			if (!e && !to)
-				scatter(L, &cur, dst, L->tmp, len);
-			uint64_t t1 = kjefi_now_us();
-			L->t_decode += t1 - t0;
-			if (!e)
-				L->csum += reloc_csum(dst, to ? to : L->tmp, len);
-			L->t_sum += kjefi_now_us() - t1;
-			if (e) {
-				kjefi_printf("\n");
-				return refuse("the image is damaged at memory %llx (chunk %llu): %s",
-					      (unsigned long long)dst,
-					      (unsigned long long)(sg->first_chunk + k),
-					      elfimg_strerror(e));
-			}
-			done += ci.stored;
-			dst += len;
-			progress(L, done, total, false);
+			if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+				break;
+			jb.src = bufs[slot] + (jb.ci.offset - bstart);
+			jb.buf = slot;
+			uint64_t n = p->ready;
+			p->jobs[n] = jb;
+			__atomic_fetch_add(&p->pending[slot], 1, __ATOMIC_ACQ_REL);
+			__atomic_store_n(&p->ready, n + 1, __ATOMIC_RELEASE);
 		}
+		if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
+			break;
 	}
-	progress(L, done, total, true);
+	p->njobs = p->ready;
+	__atomic_store_n(&p->published, true, __ATOMIC_RELEASE);
+	/* the BSP helps until every job is done, then the APs are released */
+	while (__atomic_load_n(&p->finished, __ATOMIC_ACQUIRE) < p->njobs) {
+		if (!work_one(p, &p->w[0]))
+			__asm__ volatile("pause");
+		progress(L, stored_done(p), I->stored_bytes, false);
+	}
+	if (aps)
+		kjefi_mp_wait();
+	L->t_io = t_io;
+	L->t_decode = kjefi_now_us() - t_dec0 - t_io;
+	L->ncpu = p->nworkers;
+	if (err)
+		return err;
+
+	uint64_t bad = ~0ULL;
+	enum elfimg_err e = ELFIMG_OK;
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		L->csum += p->w[i].csum;
+		if (p->w[i].err && p->w[i].err_job < bad) {
+			bad = p->w[i].err_job;
+			e = p->w[i].err;
+		}
+		elfimg_inflater_fini(&p->w[i].inf);
+	}
+	if (e) {
+		kjefi_printf("\n");
+		return refuse("the image is damaged at memory %llx (chunk %llu): %s",
+			      (unsigned long long)p->jobs[bad].dst,
+			      (unsigned long long)p->jobs[bad].chunk, elfimg_strerror(e));
+	}
+	progress(L, stored_done(p), I->stored_bytes, true);
 
 	/* the stub sums whole pages */
 	partial_pages(L, true);
@@ -675,10 +838,10 @@ static enum kj_err resume(struct loader *L)
 	    (err = claim_memory(L)) || (err = make_plan(L)) || (err = read_image(L)))
 		return err;
 	uint64_t el = kjefi_now_us() - L->t_start;
-	say("read %llu MiB in %llu ms: I/O %llu ms, decompress+verify %llu ms, copy checksum %llu ms\n",
+	say("read %llu MiB in %llu ms: I/O %llu ms, decompress+verify %llu ms more on %u CPU(s)\n",
 	    (unsigned long long)(L->io_bytes >> 20), (unsigned long long)(el / 1000),
 	    (unsigned long long)(L->t_io / 1000), (unsigned long long)(L->t_decode / 1000),
-	    (unsigned long long)(L->t_sum / 1000));
+	    L->ncpu);
 	if (L->opt.dry_run) {
 		say("dry-run: every chunk verified; not resuming\n");
 		return KJ_E_DRY_RUN;
@@ -720,8 +883,6 @@ kjefi_status kj_loader_main(const char *cmdline)
 	kjefi_printf("kjresume " KJ_VERSION ": resume loader for kexec-hibernated Linux\n");
 	err = resume(&L);
 	release_memory(&L);
-	if (L.inf)
-		elfimg_inflater_fini(L.inf);
 	kjefi_src_close(L.src);
 	switch (err) {
 	case KJ_E_NO_IMAGE:
