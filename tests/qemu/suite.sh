@@ -29,6 +29,8 @@ qemu_suite() {
 # image forms x both targets.
 qemu_suite_full() {
 	qemu_suite
+	run_step "hibernate/resume, 6.12, -smp 2, 6 GiB, 1 GiB workload" \
+		env KJ_MEM=6144M tests/qemu/hibernate.sh 6.12 2 1024
 	local v smp lvl tgt
 	for v in 6.1 6.12; do
 		for smp in 1 2; do
