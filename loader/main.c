@@ -290,6 +290,31 @@ static enum kj_err check_machine(struct loader *L)
 	return check_memmap(L);
 }
 
+/* Claim every destination page that is free in the snapshot L->mem. */
+static kjefi_status claim_free_dest(struct loader *L)
+{
+	L->nclaim = 0;
+	for (size_t d = 0, m = 0; d < L->ndest; d++) {
+		while (m < L->nmem && L->mem[m].end <= L->dest[d].start)
+			m++;
+		for (size_t k = m; k < L->nmem && L->mem[k].start < L->dest[d].end; k++) {
+			if (L->mem[k].type != RELOC_MEM_FREE)
+				continue;
+			uint64_t s = L->dest[d].start > L->mem[k].start ? L->dest[d].start : L->mem[k].start;
+			uint64_t e = L->dest[d].end < L->mem[k].end ? L->dest[d].end : L->mem[k].end;
+			if (L->nclaim == sizeof(L->claim) / sizeof(L->claim[0]))
+				return KJEFI_E_BUFFER;
+			kjefi_status st = kjefi_alloc_at(s, (e - s) / PG);
+			if (st)
+				return st;
+			L->claim[L->nclaim++] = (struct reloc_range){ s, e };
+		}
+	}
+	return KJEFI_OK;
+}
+
+static void release_memory(struct loader *L);
+
 /*
  * Destinations, and the map the planner sees. Every destination page that
  * is free now is allocated here, before anything else: from then on no
@@ -308,46 +333,39 @@ static enum kj_err claim_memory(struct loader *L)
 	L->ndest = kj_dest_extents(&L->info, L->segs, L->info.nsegs, L->dest, cap);
 	if (L->ndest == (size_t)-1)
 		return refuse("the image is too fragmented for this loader");
-	st = kjefi_memmap(fw, MAX_MEM, &L->nfw);
-	if (st)
-		return refuse("cannot read the firmware memory map: %s", kjefi_strerror(st));
-	L->fw = fw;
-	enum kj_err err = check_machine(L);
-	if (err)
-		return err;
-
-	L->mem = kjefi_alloc(L->nfw * sizeof(*L->mem));
+	/* allocated before the snapshot: nothing of ours may take a page
+	 * the snapshot calls free between it and the claims */
+	L->mem = kjefi_alloc(MAX_MEM * sizeof(*L->mem));
 	if (!L->mem)
 		return refuse("out of memory");
-	L->nmem = 0;
-	for (size_t i = 0; i < L->nfw; i++) {
-		uint32_t t = fw[i].kind == KJEFI_MEM_FREE ? RELOC_MEM_FREE :
-			     fw[i].kind == KJEFI_MEM_BOOT ? RELOC_MEM_BOOT : RELOC_MEM_RESERVED;
-		if (L->nmem && L->mem[L->nmem - 1].type == t && L->mem[L->nmem - 1].end == fw[i].start)
-			L->mem[L->nmem - 1].end = fw[i].end;
-		else
-			L->mem[L->nmem++] = (struct reloc_mem){ fw[i].start, fw[i].end, t };
-	}
-
-	/* claim: destinations intersected with free memory */
-	L->nclaim = 0;
-	for (size_t d = 0, m = 0; d < L->ndest; d++) {
-		while (m < L->nmem && L->mem[m].end <= L->dest[d].start)
-			m++;
-		for (size_t k = m; k < L->nmem && L->mem[k].start < L->dest[d].end; k++) {
-			if (L->mem[k].type != RELOC_MEM_FREE)
-				continue;
-			uint64_t s = L->dest[d].start > L->mem[k].start ? L->dest[d].start : L->mem[k].start;
-			uint64_t e = L->dest[d].end < L->mem[k].end ? L->dest[d].end : L->mem[k].end;
-			if (L->nclaim == sizeof(L->claim) / sizeof(L->claim[0]))
-				return refuse("too many free ranges to claim");
-			st = kjefi_alloc_at(s, (e - s) / PG);
-			if (st)
-				return refuse("cannot claim free memory %llx-%llx: %s",
-					      (unsigned long long)s, (unsigned long long)e,
-					      kjefi_strerror(st));
-			L->claim[L->nclaim++] = (struct reloc_range){ s, e };
+	/* the firmware itself may allocate in between (a timer event):
+	 * then take a new snapshot and claim again */
+	for (int attempt = 0;; attempt++) {
+		st = kjefi_memmap(fw, MAX_MEM, &L->nfw);
+		if (st)
+			return refuse("cannot read the firmware memory map: %s", kjefi_strerror(st));
+		L->fw = fw;
+		if (attempt == 0) {
+			enum kj_err err = check_machine(L);
+			if (err)
+				return err;
 		}
+		L->nmem = 0;
+		for (size_t i = 0; i < L->nfw; i++) {
+			uint32_t t = fw[i].kind == KJEFI_MEM_FREE ? RELOC_MEM_FREE :
+				     fw[i].kind == KJEFI_MEM_BOOT ? RELOC_MEM_BOOT : RELOC_MEM_RESERVED;
+			if (L->nmem && L->mem[L->nmem - 1].type == t && L->mem[L->nmem - 1].end == fw[i].start)
+				L->mem[L->nmem - 1].end = fw[i].end;
+			else
+				L->mem[L->nmem++] = (struct reloc_mem){ fw[i].start, fw[i].end, t };
+		}
+		st = claim_free_dest(L);
+		if (!st)
+			break;
+		release_memory(L);
+		if (attempt == 3)
+			return refuse("cannot claim the free memory the image needs: %s",
+				      kjefi_strerror(st));
 	}
 	return KJ_OK;
 }
