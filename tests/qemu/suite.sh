@@ -23,6 +23,8 @@ qemu_suite() {
 		env KJ_MEM=3072M tests/qemu/hibernate.sh 6.12 1 256
 	run_step "hibernate/resume, 6.12, -smp 1, image file on ext4 read through its extents; refusal: more RAM" \
 		env KJ_TARGET=ext4 tests/qemu/hibernate.sh 6.12 1 64 ramsize
+	run_step "boot integration with real GRUB: menu, installer, fallback, discard, kjhibernate, resume, BootNext" \
+		tests/qemu/grub.sh 6.12
 }
 
 # More combinations (make check-full): both kernels x both -smp x both
