@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * kjsave: the saver that runs in kernel B. It reads A's memory from
- * /proc/vmcore (or any plain ELF core given with -i), drops zero pages,
- * compresses the rest into chunks and writes a kjresume image
- * (docs/FORMAT.md) to a file or a block device:
+ * /proc/vmcore (or any plain ELF core given with -i), drops zero pages
+ * and the free pages of A's buddy allocator, compresses the rest into
+ * chunks and writes a kjresume image (docs/FORMAT.md) to a file or a
+ * block device:
  *
  *   0. sanitise the core (below): save A's RAM outside B's region, every
- *      byte once, each read from a place known to hold it
+ *      byte once, each read from a place known to hold it; find A's free
+ *      pages (tools/freepages.c), saved as zero units
  *   1. headers with state WRITING, then every chunk
  *   2. fsync; FIEMAP extents of the file (regular files)
  *   3. final headers (index, extents, checksums); fsync
@@ -31,6 +33,7 @@
 
 #include "elfimg/write.h"
 #include "tools/common.h"
+#include "tools/freepages.h"
 
 #define MAX_EXTENTS 65536
 
@@ -61,6 +64,9 @@ static void usage(FILE *f)
 "                        (default /dev/mem when reading /proc/vmcore)\n"
 "      --vmcore-layout   the input is laid out by fs/proc/vmcore.c (default\n"
 "                        for /proc/vmcore; docs/FORMAT.md section 7)\n"
+"      --keep-free       save the free pages of A's buddy allocator too\n"
+"                        (default: found through A's VMCOREINFO, saved as\n"
+"                        zero pages; docs/FORMAT.md section 9)\n"
 "  -v, --verbose         also list where each saved range is read from\n"
 "  -q, --quiet           no progress output, no sanitising report\n");
 }
@@ -475,11 +481,11 @@ use_pread:
 	return 0;
 }
 
-static int read_mem(void *ctx, uint64_t paddr, void *vbuf, size_t len)
+/* @paddr.. from the pieces; @quiet: a byte outside them fails silently */
+static int read_pieces(uint64_t paddr, void *vbuf, size_t len, bool quiet_gap)
 {
 	uint8_t *buf = vbuf;
 
-	(void)ctx;
 	while (len > 0) {
 		size_t lo = 0, hi = npieces, n;
 		const struct piece *p = NULL;
@@ -496,9 +502,10 @@ static int read_mem(void *ctx, uint64_t paddr, void *vbuf, size_t len)
 				break;
 			}
 		}
-		if (!p) {	/* cannot happen: segments == union of pieces */
-			fprintf(stderr, "\nkjsave: no source for 0x%" PRIx64 "\n",
-				paddr);
+		if (!p) {	/* read_mem(): segments == union of pieces */
+			if (!quiet_gap)
+				fprintf(stderr, "\nkjsave: no source for 0x%" PRIx64
+					"\n", paddr);
 			return -1;
 		}
 		n = p->end - paddr < len ? (size_t)(p->end - paddr) : len;
@@ -514,6 +521,158 @@ static int read_mem(void *ctx, uint64_t paddr, void *vbuf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+static int read_mem(void *ctx, uint64_t paddr, void *buf, size_t len)
+{
+	(void)ctx;
+	return read_pieces(paddr, buf, len, false);
+}
+
+/* ---- A's free pages (tools/freepages.c, docs/FORMAT.md section 9) ---- */
+
+static struct spans drop;	/* free pages inside the image: saved as zeros */
+
+/* A's memory for the free-page walk: what the image saves, nothing else */
+static int phys_read(void *ctx, uint64_t paddr, void *buf, size_t len)
+{
+	(void)ctx;
+	return read_pieces(paddr, buf, len, true);
+}
+
+/* read_mem() with A's free pages read as zeros (and not read at all) */
+static int read_mem_filtered(void *ctx, uint64_t paddr, void *vbuf, size_t len)
+{
+	uint8_t *buf = vbuf;
+	size_t lo = 0, hi = drop.n;
+
+	while (lo < hi) {	/* the first free span that ends after paddr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (drop.v[mid].end <= paddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (len > 0) {
+		const struct span *d = lo < drop.n ? &drop.v[lo] : NULL;
+		size_t n;
+
+		if (d && d->start <= paddr) {
+			n = d->end - paddr < len ? (size_t)(d->end - paddr) : len;
+			memset(buf, 0, n);
+			lo++;
+		} else {
+			n = d && d->start - paddr < len ?
+			    (size_t)(d->start - paddr) : len;
+			if (read_mem(ctx, paddr, buf, n))
+				return -1;
+		}
+		buf += n;
+		paddr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static struct fp_span *to_fp(const struct spans *s)
+{
+	struct fp_span *v = xrealloc(NULL, (s->n ? s->n : 1) * sizeof(*v));
+
+	for (size_t i = 0; i < s->n; i++)
+		v[i] = (struct fp_span){ s->v[i].start, s->v[i].end };
+	return v;
+}
+
+/*
+ * drop = A's free pages inside the image (@save) and A's firmware RAM
+ * (@aram, if known), whole pages. Any doubt: nothing is dropped.
+ */
+static void find_free(const struct spans *aram, const struct spans *bram,
+		      const struct spans *save)
+{
+	struct spans ram = { 0 }, d = { 0 };
+	struct fp_input fi = { 0 };
+	struct fp_result r;
+	struct fp_span *fram, *fbram;
+	uint64_t t0 = now_ns(), n = 0;
+	char nr[64] = "";
+
+	if (!in.info.vmcoreinfo) {
+		say("free pages kept: %s has no VMCOREINFO note", in.path);
+		return;
+	}
+	/* A's RAM: its firmware map, the core's claims (in save), B's RAM */
+	for (size_t k = 0; k < aram->n; k++)
+		spans_add(&ram, aram->v[k].start, aram->v[k].end);
+	for (size_t k = 0; k < save->n; k++)
+		spans_add(&ram, save->v[k].start, save->v[k].end);
+	for (size_t k = 0; k < bram->n; k++)
+		spans_add(&ram, bram->v[k].start, bram->v[k].end);
+	spans_norm(&ram);
+	fram = to_fp(&ram);
+	fbram = to_fp(bram);
+	fi = (struct fp_input){
+		.vmcoreinfo = in.info.vmcoreinfo,
+		.vmcoreinfo_len = in.info.vmcoreinfo_len,
+		.have_entry = in.info.have_entry,
+		.entry = in.info.entry,
+		.resume_flags = in.info.resume_flags,
+		.ram = fram, .nram = ram.n, .bram = fbram, .nbram = bram->n,
+		.phys_read = phys_read,
+	};
+	if (fp_find(&fi, &r)) {
+		say("free pages kept (none dropped): %s", r.why);
+		goto out;
+	}
+	for (size_t i = 0; i < r.nfree; i++)
+		spans_add(&d, r.free[i].start, r.free[i].end);
+	if (aram->n) {		/* never beyond A's firmware RAM */
+		struct spans out = { 0 };
+
+		for (size_t i = 0; i < d.n; i++)
+			for (size_t k = 0; k < aram->n; k++) {
+				uint64_t a = d.v[i].start > aram->v[k].start ?
+					     d.v[i].start : aram->v[k].start;
+				uint64_t b = d.v[i].end < aram->v[k].end ?
+					     d.v[i].end : aram->v[k].end;
+
+				spans_add(&out, (a + 4095) & ~4095ull, b & ~4095ull);
+			}
+		free(d.v);
+		d = out;
+	}
+	for (size_t i = 0; i < d.n; i++)	/* inside the image */
+		for (size_t k = 0; k < save->n; k++) {
+			uint64_t a = d.v[i].start > save->v[k].start ?
+				     d.v[i].start : save->v[k].start;
+			uint64_t b = d.v[i].end < save->v[k].end ?
+				     d.v[i].end : save->v[k].end;
+
+			a = (a + 4095) & ~4095ull;
+			b &= ~4095ull;
+			if (a < b) {
+				spans_add(&drop, a, b);
+				n += (b - a) >> 12;
+			}
+		}
+	spans_norm(&drop);
+	say("dropped %" PRIu64 " free pages (%" PRIu64 " MiB) of A's buddy "
+	    "allocator", n, n >> 8);
+	if (r.have_nr_free)
+		snprintf(nr, sizeof(nr), " (its zones count %" PRId64 ")",
+			 r.nr_free);
+	say("A's buddy allocator: %" PRIu64 " free pages%s; not dropped: %"
+	    PRIu64 " of A's kexec image, %" PRIu64 " in B's RAM or outside "
+	    "the image; %u-level paging, %" PRIu64 " kexec swap pairs, %.1f s",
+	    r.buddy_pages, nr, r.kexec_pages, r.buddy_pages - r.kexec_pages - n,
+	    r.levels, r.swap_pairs, (double)(now_ns() - t0) / 1e9);
+	fp_result_free(&r);
+out:
+	free(d.v);
+	free(ram.v);
+	free(fram);
+	free(fbram);
 }
 
 static void piece_add(uint64_t start, uint64_t end, enum src_kind kind,
@@ -1119,6 +1278,7 @@ int main(int argc, char **argv)
 		{ "iomem", required_argument, NULL, 'I' },
 		{ "mem", required_argument, NULL, 'M' },
 		{ "vmcore-layout", no_argument, NULL, 'L' },
+		{ "keep-free", no_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1133,6 +1293,7 @@ int main(int argc, char **argv)
 	struct elfimg_wparams p = { .level = 1 };
 	struct ranges mm = { 0 }, scratch = { 0 }, ram = { 0 };
 	bool no_scratch = false, no_fiemap = false, scratch_given = false;
+	bool keep_free = false;
 	bool in_place = false;
 	bool is_vmcore, is_file;
 	static struct elfimg_extent ext[MAX_EXTENTS], ext2[MAX_EXTENTS];
@@ -1185,6 +1346,7 @@ int main(int argc, char **argv)
 		case 'I': iomem_path = optarg; break;
 		case 'M': mem_path = optarg; break;
 		case 'L': kernel_layout = true; break;
+		case 'K': keep_free = true; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
@@ -1280,6 +1442,11 @@ bad:
 		return 1;
 	}
 
+	if (keep_free)
+		say("--keep-free: A's free pages are saved too");
+	else
+		find_free(&aram, &bram, &san.save);
+
 	ws = calloc(in.info.nsegs, sizeof(*ws));
 	if (!ws)
 		return 1;
@@ -1304,7 +1471,7 @@ bad:
 	p.scratch = scratch.r;
 	p.nscratch = scratch.n;
 	p.tool = "kjsave";
-	p.read_mem = read_mem;
+	p.read_mem = drop.n ? read_mem_filtered : read_mem;
 	p.write_at = write_at;
 	p.progress = on_progress;
 
@@ -1403,6 +1570,7 @@ bad:
 	free(aram.v);
 	free(bram.v);
 	free(san.save.v);
+	free(drop.v);
 	free(pieces);
 	free(synth);
 	if (mem_fd >= 0)

@@ -18,7 +18,7 @@ tools: $(TOOLS)
 tools-static: $(TOOLS_STATIC)
 
 $(B)/tools/kjsave $(B)/tools-static/kjsave: tools/kjsave.c elfimg/write.c \
-	$(TOOLS_COMMON) $(TOOLS_HDRS)
+	tools/freepages.c tools/freepages.h $(TOOLS_COMMON) $(TOOLS_HDRS)
 $(B)/tools/kjimage $(B)/tools-static/kjimage: tools/kjimage.c \
 	$(TOOLS_COMMON) $(TOOLS_HDRS)
 
@@ -35,4 +35,12 @@ UNIT_TESTS += $(B)/tests/test-elfimg-tools
 $(B)/tests/test-elfimg-tools: tests/unit/test-elfimg-tools.c $(TOOLS)
 LDLIBS_test-elfimg-tools :=
 $(B)/tests/test-elfimg-tools: HOST_CFLAGS += \
+	-DKJ_TOOLS_DIR='"$(B)/tools"'
+
+# Free-page filtering on a synthetic kernel A, and kjsave end to end
+UNIT_TESTS += $(B)/tests/test-freepages
+$(B)/tests/test-freepages: tests/unit/test-freepages.c tools/freepages.c \
+	tools/freepages.h $(TOOLS)
+LDLIBS_test-freepages :=
+$(B)/tests/test-freepages: HOST_CFLAGS += \
 	-DKJ_TOOLS_DIR='"$(B)/tools"'
