@@ -31,7 +31,7 @@
 #define PG 4096ULL
 #define MAX_SEGS 4096
 #define MAX_MEM 1024
-#define READ_BATCH (8u << 20)	/* bytes per firmware read */
+#define READ_BATCH (4u << 20)	/* bytes per firmware read */
 
 enum kj_err {
 	KJ_OK = 0,
@@ -60,6 +60,8 @@ struct loader {
 	size_t nscratch;
 	struct reloc_plan plan;
 	uint8_t *tmp;			/* scratch for the consumed mark */
+	uint8_t *bufs[3];		/* read batches (NBUF) */
+	struct par *par;
 	uint64_t t_start, t_io, t_decode, io_bytes;
 	unsigned ncpu;
 	uint64_t csum;			/* reloc_csum() of every byte placed */
@@ -579,8 +581,10 @@ static void progress(struct loader *L, uint64_t done, uint64_t total, bool last)
  * straight into its place. Jobs write disjoint bytes; a buffer is reused
  * only when all its jobs are done. An AP calls no firmware service.
  */
-#define NBUF 4
+#define NBUF 3
 #define MAX_CPUS 32
+#define RING 4096		/* jobs in flight */
+_Static_assert(NBUF == sizeof(((struct loader *)0)->bufs) / sizeof(uint8_t *), "NBUF");
 
 struct job {
 	struct elfimg_chunk_info ci;
@@ -594,7 +598,7 @@ struct worker {
 	uint8_t *tmp;
 	uint64_t csum, stored;
 	enum elfimg_err err;
-	uint64_t err_job;
+	uint64_t err_job, err_dst, err_chunk;
 };
 
 struct par {
@@ -605,6 +609,7 @@ struct par {
 	uint64_t next;			/* next job to take */
 	uint64_t finished;		/* jobs done */
 	uint64_t pending[NBUF];		/* jobs of each buffer not done */
+	uint64_t slot_done[RING];	/* 1 + the last job done in each slot */
 	unsigned nworkers, next_worker;
 	bool stop;			/* an error: everyone stops */
 	bool published;			/* the BSP has published every job */
@@ -637,7 +642,7 @@ static bool work_one(struct par *p, struct worker *w)
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			break;
 	}
-	struct job *jb = &p->jobs[j];
+	struct job *jb = &p->jobs[j % RING];
 	struct loader *L = p->L;
 	if (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
 		size_t cur = find_piece(L, jb->dst);
@@ -652,10 +657,13 @@ static bool work_one(struct par *p, struct worker *w)
 		} else if (!w->err) {
 			w->err = e;
 			w->err_job = j;
+			w->err_dst = jb->dst;
+			w->err_chunk = jb->chunk;
 			__atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
 		}
 	}
 	__atomic_fetch_sub(&p->pending[jb->buf], 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&p->slot_done[j % RING], j + 1, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&p->finished, 1, __ATOMIC_RELEASE);
 	return true;
 }
@@ -687,32 +695,47 @@ static uint64_t stored_done(const struct par *p)
 	return n;
 }
 
-/* Read, decompress and verify every chunk into the plan's load pieces. */
-static enum kj_err read_image(struct loader *L)
+/*
+ * Everything the read needs, allocated before the plan so that staging
+ * gets what is left (and a shortage is reported as one).
+ */
+static enum kj_err prepare_read(struct loader *L)
 {
 	const struct elfimg_info *I = &L->info;
 	static struct par P;
 	struct par *p = &P;
-	uint8_t *bufs[NBUF];
-	size_t cur = 0;
 
 	unsigned ncpu = kjefi_mp_cpus();
 	if (ncpu > MAX_CPUS)
 		ncpu = MAX_CPUS;
 	*p = (struct par){ .L = L, .nworkers = ncpu, .next_worker = 1 };
-	p->jobs = kjefi_alloc((I->nchunks ? I->nchunks : 1) * sizeof(*p->jobs));
+	L->par = p;
+	p->jobs = kjefi_alloc(RING * sizeof(*p->jobs));
 	p->w = kjefi_alloc(ncpu * sizeof(*p->w));
 	L->tmp = kjefi_alloc(I->chunk_size > 1024 ? I->chunk_size : 1024);
 	if (!p->jobs || !p->w || !L->tmp)
 		return refuse("out of memory for read buffers");
 	for (unsigned i = 0; i < NBUF; i++)
-		if (!(bufs[i] = kjefi_alloc(READ_BATCH)))
-			return refuse("out of memory for read buffers");
+		if (!(L->bufs[i] = kjefi_alloc(READ_BATCH)))
+			return refuse("out of memory for read buffers (%u MiB)",
+				      (unsigned)(NBUF * READ_BATCH >> 20));
 	for (unsigned i = 0; i < ncpu; i++) {
 		p->w[i] = (struct worker){ .tmp = kjefi_alloc(I->chunk_size) };
 		if (!p->w[i].tmp || elfimg_inflater_init(&p->w[i].inf))
 			return refuse("out of memory for decompressors");
 	}
+	return KJ_OK;
+}
+
+/* Read, decompress and verify every chunk into the plan's load pieces. */
+static enum kj_err read_image(struct loader *L)
+{
+	const struct elfimg_info *I = &L->info;
+	struct par *p = L->par;
+	size_t cur = 0;
+
+	unsigned ncpu = p->nworkers;
+	uint8_t **bufs = L->bufs;
 	L->t_start = kjefi_now_us();
 	partial_pages(L, false);
 
@@ -768,7 +791,12 @@ static enum kj_err read_image(struct loader *L)
 			jb.src = bufs[slot] + (jb.ci.offset - bstart);
 			jb.buf = slot;
 			uint64_t n = p->ready;
-			p->jobs[n] = jb;
+			/* the ring slot is free once the job RING before is done */
+			while (n >= RING &&
+			       __atomic_load_n(&p->slot_done[n % RING], __ATOMIC_ACQUIRE) != n - RING + 1)
+				if (!work_one(p, &p->w[0]))
+					__asm__ volatile("pause");
+			p->jobs[n % RING] = jb;
 			__atomic_fetch_add(&p->pending[slot], 1, __ATOMIC_ACQ_REL);
 			__atomic_store_n(&p->ready, n + 1, __ATOMIC_RELEASE);
 		}
@@ -792,11 +820,13 @@ static enum kj_err read_image(struct loader *L)
 		return err;
 
 	uint64_t bad = ~0ULL;
+	unsigned wbad = 0;
 	enum elfimg_err e = ELFIMG_OK;
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		L->csum += p->w[i].csum;
 		if (p->w[i].err && p->w[i].err_job < bad) {
 			bad = p->w[i].err_job;
+			wbad = i;
 			e = p->w[i].err;
 		}
 		elfimg_inflater_fini(&p->w[i].inf);
@@ -804,8 +834,8 @@ static enum kj_err read_image(struct loader *L)
 	if (e) {
 		kjefi_printf("\n");
 		return refuse("the image is damaged at memory %llx (chunk %llu): %s",
-			      (unsigned long long)p->jobs[bad].dst,
-			      (unsigned long long)p->jobs[bad].chunk, elfimg_strerror(e));
+			      (unsigned long long)p->w[wbad].err_dst,
+			      (unsigned long long)p->w[wbad].err_chunk, elfimg_strerror(e));
 	}
 	progress(L, stored_done(p), I->stored_bytes, true);
 
@@ -853,7 +883,8 @@ static enum kj_err resume(struct loader *L)
 		return KJ_E_DISCARDED;
 	}
 	if ((err = open_image(L)) || (err = read_headers(L)) ||
-	    (err = claim_memory(L)) || (err = make_plan(L)) || (err = read_image(L)))
+	    (err = claim_memory(L)) || (err = prepare_read(L)) || (err = make_plan(L)) ||
+	    (err = read_image(L)))
 		return err;
 	uint64_t el = kjefi_now_us() - L->t_start;
 	say("read %llu MiB in %llu ms: I/O %llu ms, decompress+verify %llu ms more on %u CPU(s)\n",
