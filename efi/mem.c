@@ -57,35 +57,27 @@ static uint32_t kind_of(uint32_t t)
 	}
 }
 
+/*
+ * The raw map lives in a static buffer, not the pool: freeing a pool
+ * buffer after the snapshot would hand pages the snapshot saw as in use
+ * back to the allocator, and the loader must be able to trust that every
+ * page the snapshot calls busy stays out of its later allocations.
+ */
+static UINT8 map_buf[256 * 1024] __attribute__((aligned(8)));
+
 kjefi_status kjefi_memmap(struct kjefi_mem *out, size_t cap, size_t *n)
 {
-	UINTN size = 0, key, dsize;
+	UINTN size = sizeof(map_buf), key, dsize;
 	UINT32 dver;
-	EFI_MEMORY_DESCRIPTOR *map = NULL;
+	EFI_MEMORY_DESCRIPTOR *map = (EFI_MEMORY_DESCRIPTOR *)map_buf;
 	EFI_STATUS st;
 
 	*n = 0;
-	st = BS->GetMemoryMap(&size, NULL, &key, &dsize, &dver);
-	if (st != EFI_BUFFER_TOO_SMALL)
+	st = BS->GetMemoryMap(&size, map, &key, &dsize, &dver);
+	if (EFI_ERROR(st))
 		return st;
-	for (int tries = 0; tries < 4; tries++) {
-		size += 8 * dsize;
-		map = kjefi_alloc(size);
-		if (!map)
-			return EFI_OUT_OF_RESOURCES;
-		st = BS->GetMemoryMap(&size, map, &key, &dsize, &dver);
-		if (st != EFI_BUFFER_TOO_SMALL)
-			break;
-		kjefi_free(map);
-		map = NULL;
-	}
-	if (EFI_ERROR(st)) {
-		kjefi_free(map);
-		return st;
-	}
 	size_t cnt = size / dsize;
 	if (cnt > cap) {
-		kjefi_free(map);
 		*n = cnt;
 		return EFI_BUFFER_TOO_SMALL;
 	}
@@ -107,7 +99,6 @@ kjefi_status kjefi_memmap(struct kjefi_mem *out, size_t cap, size_t *n)
 		out[j] = m;
 	}
 	*n = cnt;
-	kjefi_free(map);
 	return EFI_SUCCESS;
 }
 

@@ -387,12 +387,37 @@ static int cmp_range(const struct reloc_range *a, const struct reloc_range *b)
 	return a->start < b->start ? -1 : a->start > b->start;
 }
 
+static bool meets_dest(const struct loader *L, uint64_t s, uint64_t e)
+{
+	size_t lo = 0, hi = L->ndest;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (L->dest[mid].end <= s)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < L->ndest && L->dest[lo].start < e;
+}
+
 static enum kj_err add_scratch(struct loader *L, uint64_t pages, uint64_t below)
 {
 	uint64_t a;
-	kjefi_status st = kjefi_alloc_below(pages, below, &a);
-	if (st)
-		return KJ_E_REFUSED;
+	/* Pages the firmware freed after the snapshot (it saw them busy, so
+	 * they may be destinations) can come back here: keep such an
+	 * allocation out of everyone's way and ask again. */
+	for (;;) {
+		kjefi_status st = kjefi_alloc_below(pages, below, &a);
+		if (st)
+			return KJ_E_REFUSED;
+		if (!meets_dest(L, a, a + pages * PG))
+			break;
+		if (L->nclaim == sizeof(L->claim) / sizeof(L->claim[0])) {
+			kjefi_free_pages(a, pages);
+			return KJ_E_REFUSED;
+		}
+		L->claim[L->nclaim++] = (struct reloc_range){ a, a + pages * PG };
+	}
 	struct reloc_range r = { a, a + pages * PG };
 	size_t i = L->nscratch++;
 	while (i && cmp_range(&L->scratch[i - 1], &r) > 0) {
