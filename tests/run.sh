@@ -45,6 +45,8 @@ run_step() {
 		tail -3 "$log"
 		pass "$name"
 	else
+		# the step's own failure lines first: they may be far from the end
+		grep -a '^FAIL\|FAIL:' "$log" | head -n 20
 		tail -40 "$log"
 		fail "$name"
 	fi
