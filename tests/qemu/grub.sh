@@ -220,11 +220,15 @@ case_discard() {
 	need_image discard || return
 	part_zero; kjg_part_load "$disk" 2 "$work/saved.img"
 	hib_cfg_restore_mode
+	# keys typed over a FIFO into an emulated machine can arrive late on
+	# a loaded host: give the menu time (this case only picks by hand)
+	cfg_get "$work/x.cfg"
+	sed -i 's/^\([[:space:]]*set timeout=\)[0-9]*$/\160/' "$work/x.cfg"
+	cfg_put "$work/x.cfg"
 	boot $n
 	if ! kjg_wait 'Boot normally \(discard hibernated image\)' 180; then
 		report $n; failc "discard: no menu"; return
 	fi
-	sleep 1
 	kjg_send '\033[B'; sleep 1; kjg_send '\r'
 	if ! kjg_wait '^KJ-A: up' 300; then
 		report $n; failc "discard: A did not boot normally"; return
