@@ -9,19 +9,8 @@
  */
 #include <stdint.h>
 
+#include "efi/io.h"
 #include "efi/kjefi.h"
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
 
 static uint32_t rd32(uint64_t a) { return *(volatile uint32_t *)(uintptr_t)a; }
 static uint64_t rd64(uint64_t a) { return *(volatile uint64_t *)(uintptr_t)a; }

@@ -6,6 +6,7 @@
 #include <efi.h>
 #include <efilib.h>
 
+#include "efi/io.h"
 #include "efi/kjefi.h"
 
 void kjefi_vprintf(const char *fmt, va_list ap)
@@ -68,18 +69,6 @@ uint64_t kjefi_now_us(void)
 }
 
 /* ---- COM1, polled: usable after ExitBootServices ---- */
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
 static void serial_putc(char c)
 {
 	/* bounded wait: a missing UART must not hang the resume */
