@@ -57,13 +57,17 @@ all: efi $(UNIT_TESTS)
 
 efi: $(B)/kjresume.efi
 
+# -MMD: an object is rebuilt when a header it includes changes (a stale
+# struct layout in one object is a loader that misreads the image)
 $(B)/efi-obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(EFI_CFLAGS) -c $< -o $@
+	$(CC) $(EFI_CFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/efi-obj/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(EFI_CFLAGS) -c $< -o $@
+	$(CC) $(EFI_CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(EFI_OBJS:.o=.d)
 
 # EFI_LIBS: zlib and libfdt built with the EFI flags (efi/libs.mk)
 $(B)/kjresume.so: $(EFI_OBJS) $(EFI_LIBS) linker.ld
