@@ -155,7 +155,7 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 	default:
 		return ELFIMG_E_CHUNK_DATA;
 	}
-	if (check_crc && elfimg_crc32(0, dst, dst_len) != ci->crc)
+	if (check_crc && elfimg_chunk_check(ci, dst, dst_len) != ci->check)
 		return ELFIMG_E_CHUNK_CRC;
 	return ELFIMG_OK;
 }

@@ -167,9 +167,10 @@ enum elfimg_err elfimg_check_resumable(const struct elfimg_info *info,
 struct elfimg_chunk_info {
 	uint64_t offset;
 	uint32_t stored;
-	uint32_t crc;
+	uint64_t check;		/* CRC32, or XXH64 (ELFIMG_INCOMPAT_XXH64) */
 	uint64_t zero_map;
 	uint32_t method;
+	bool xxh64;
 };
 void elfimg_chunk_get(const struct elfimg_info *info, uint64_t i,
 		      struct elfimg_chunk_info *out);
@@ -232,7 +233,7 @@ void elfimg_inflater_fini(struct elfimg_inflater *inf);
  * @ci:     the chunk's index entry
  * @src:    the @ci->stored bytes read from the file at @ci->offset
  * @dst:    receives exactly @dst_len bytes (elfimg_chunk_len())
- * @check_crc: verify the CRC32 of the result
+ * @check_crc: verify the chunk's check (elfimg_chunk_check()) of the result
  */
 enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 				    const struct elfimg_chunk_info *ci,
@@ -241,5 +242,13 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 
 /* CRC32 (zlib's) of a buffer, continuing from @crc (start with 0). */
 uint32_t elfimg_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* XXH64 of a buffer (xxh64.c). */
+uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed);
+
+/* The check a chunk's index entry holds (@ci->check), of its @len memory
+ * bytes: XXH64 or CRC32 as the image says. */
+uint64_t elfimg_chunk_check(const struct elfimg_chunk_info *ci,
+			    const void *buf, size_t len);
 
 #endif

@@ -129,10 +129,11 @@ _Static_assert(sizeof(struct elfimg_state_desc) == 16, "state desc");
 struct elfimg_chunk {
 	uint64_t offset;	/* file offset, multiple of data-align; 0 if stored == 0 */
 	uint32_t stored;	/* bytes at offset */
-	uint32_t crc;		/* CRC32 of the chunk's memory bytes */
+	uint32_t crc;		/* CRC32 of the chunk's memory bytes; with
+				 * INCOMPAT_XXH64 the low half of their XXH64 */
 	uint64_t zero_map;	/* bit i: 4 KiB unit i is zero, not stored */
 	uint32_t method;	/* ELFIMG_METHOD_* */
-	uint32_t reserved;	/* 0 */
+	uint32_t check_hi;	/* INCOMPAT_XXH64: the high half; else 0 */
 };
 _Static_assert(sizeof(struct elfimg_chunk) == 32, "chunk");
 
@@ -143,7 +144,8 @@ _Static_assert(sizeof(struct elfimg_chunk) == 32, "chunk");
 #define ELFIMG_MAX_CHUNK	(64u * ELFIMG_UNIT)
 #define ELFIMG_FORMAT_VERSION	1
 #define ELFIMG_INCOMPAT_DEFLATE	(1u << 0)
-#define ELFIMG_INCOMPAT_KNOWN	ELFIMG_INCOMPAT_DEFLATE
+#define ELFIMG_INCOMPAT_XXH64	(1u << 1)	/* chunk check is XXH64 */
+#define ELFIMG_INCOMPAT_KNOWN	(ELFIMG_INCOMPAT_DEFLATE | ELFIMG_INCOMPAT_XXH64)
 #define ELFIMG_COMPATIBLE	"kjresume,image"
 
 #endif

@@ -5,7 +5,7 @@
 # builds of libfdt and zlib first. elfimg-efi-check compiles it with the
 # EFI flags so that it stays EFI-clean meanwhile.
 
-ELFIMG_READ_SRCS  := elfimg/read.c elfimg/chunk.c
+ELFIMG_READ_SRCS  := elfimg/read.c elfimg/chunk.c elfimg/xxh64.c
 ELFIMG_WRITE_SRCS := elfimg/write.c
 ELFIMG_HDRS       := elfimg/elfimg.h elfimg/format.h elfimg/compat.h \
 		     elfimg/write.h

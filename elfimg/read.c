@@ -722,7 +722,8 @@ void elfimg_chunk_get(const struct elfimg_info *info, uint64_t i,
 	kj_memcpy(&c, &info->index[i], sizeof(c));
 	out->offset = c.offset;
 	out->stored = c.stored;
-	out->crc = c.crc;
+	out->xxh64 = info->incompat & ELFIMG_INCOMPAT_XXH64;
+	out->check = c.crc | (out->xxh64 ? (uint64_t)c.check_hi << 32 : 0);
 	out->zero_map = c.zero_map;
 	out->method = c.method;
 }
@@ -756,7 +757,8 @@ static enum elfimg_err check_index(struct elfimg_info *info,
 			uint64_t nz;
 
 			kj_memcpy(&c, &info->index[i], sizeof(c));
-			if (c.reserved || c.method > ELFIMG_METHOD_DEFLATE ||
+			if ((c.check_hi && !(info->incompat & ELFIMG_INCOMPAT_XXH64)) ||
+			    c.method > ELFIMG_METHOD_DEFLATE ||
 			    (units < 64 && c.zero_map >> units))
 				return ELFIMG_E_INDEX;
 			if (c.method == ELFIMG_METHOD_DEFLATE &&

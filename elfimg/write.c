@@ -34,6 +34,7 @@ struct elfimg_writer {
 	size_t outcap;
 	z_stream zs;
 	bool zs_ready, data_done, hdr_done;
+	uint32_t incompat;	/* ELFIMG_INCOMPAT_* of what is written */
 	struct elfimg_wstats st;
 };
 
@@ -109,8 +110,7 @@ static int build_fdt(struct elfimg_writer *w, void *fdt, size_t size)
 		return err;
 	if ((err = fdt_setprop_string(fdt, 0, "compatible", ELFIMG_COMPATIBLE)) ||
 	    (err = fdt_setprop_u32(fdt, 0, "version", ELFIMG_FORMAT_VERSION)) ||
-	    (err = fdt_setprop_u32(fdt, 0, "incompat",
-				   p->level > 0 ? ELFIMG_INCOMPAT_DEFLATE : 0)) ||
+	    (err = fdt_setprop_u32(fdt, 0, "incompat", w->incompat)) ||
 	    (err = fdt_u64(fdt, 0, "entry", p->entry)) ||
 	    (err = fdt_setprop_u32(fdt, 0, "resume-flags", p->resume_flags)) ||
 	    (err = fdt_setprop_u32(fdt, 0, "chunk-size", p->chunk_size)) ||
@@ -182,6 +182,8 @@ enum elfimg_err elfimg_writer_new(const struct elfimg_wparams *params,
 		w->p.chunk_size = ELFIMG_DEFAULT_CHUNK;
 	if (!w->p.data_align)
 		w->p.data_align = 4096;
+	w->incompat = (w->p.level > 0 ? ELFIMG_INCOMPAT_DEFLATE : 0) |
+		      (w->p.crc32 ? 0 : ELFIMG_INCOMPAT_XXH64);
 	if ((err = check_params(&w->p, segs, nsegs))) {
 		free(w);
 		return err;
@@ -333,7 +335,14 @@ static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
 	size_t stored;
 
 	memset(c, 0, sizeof(*c));
-	c->crc = (uint32_t)crc32(0, w->inbuf, (uInt)len);
+	if (w->p.crc32) {
+		c->crc = (uint32_t)crc32(0, w->inbuf, (uInt)len);
+	} else {
+		uint64_t h = elfimg_xxh64(w->inbuf, len, 0);
+
+		c->crc = (uint32_t)h;
+		c->check_hi = (uint32_t)(h >> 32);
+	}
 	for (size_t u = 0; u < units; u++) {
 		size_t at = u * ELFIMG_UNIT;
 		size_t ulen = u + 1 < units ? ELFIMG_UNIT : len - at;

@@ -25,6 +25,8 @@ struct elfimg_wseg {
 
 struct elfimg_wparams {
 	int level;			/* zlib level 0-9; 0 stores chunks raw */
+	bool crc32;			/* chunk checks in CRC32, not XXH64 (for
+					 * loaders older than INCOMPAT_XXH64) */
 	uint32_t chunk_size;		/* 0: ELFIMG_DEFAULT_CHUNK */
 	uint32_t data_align;		/* 0: 4096 */
 

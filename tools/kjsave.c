@@ -67,6 +67,8 @@ static void usage(FILE *f)
 "      --keep-free       save the free pages of A's buddy allocator too\n"
 "                        (default: found through A's VMCOREINFO, saved as\n"
 "                        zero pages; docs/FORMAT.md section 9)\n"
+"      --crc32           chunk checks in CRC32, for loaders older than XXH64\n"
+"                        images (default XXH64: docs/FORMAT.md section 2.3)\n"
 "  -v, --verbose         also list where each saved range is read from\n"
 "  -q, --quiet           no progress output, no sanitising report\n");
 }
@@ -1279,6 +1281,7 @@ int main(int argc, char **argv)
 		{ "mem", required_argument, NULL, 'M' },
 		{ "vmcore-layout", no_argument, NULL, 'L' },
 		{ "keep-free", no_argument, NULL, 'K' },
+		{ "crc32", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1347,6 +1350,7 @@ int main(int argc, char **argv)
 		case 'M': mem_path = optarg; break;
 		case 'L': kernel_layout = true; break;
 		case 'K': keep_free = true; break;
+		case 'C': p.crc32 = true; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;

@@ -5,7 +5,7 @@
 
 TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I.
 TOOLS_LIBS   := -lfdt -lz
-TOOLS_COMMON := tools/common.c elfimg/read.c elfimg/chunk.c
+TOOLS_COMMON := tools/common.c elfimg/read.c elfimg/chunk.c elfimg/xxh64.c
 TOOLS_HDRS   := tools/common.h $(ELFIMG_HDRS)
 
 TOOLS := $(B)/tools/kjsave $(B)/tools/kjimage

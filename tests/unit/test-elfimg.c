@@ -635,6 +635,7 @@ struct kjopts {
 	const struct elfimg_extent *ext;
 	size_t next;
 	bool no_note;
+	bool crc32;			/* chunk CRCs in CRC32, not CRC32C */
 };
 
 static struct sink write_kj(struct mem *m, const struct elfimg_wseg *ws,
@@ -645,7 +646,7 @@ static struct sink write_kj(struct mem *m, const struct elfimg_wseg *ws,
 	void *ctx[2] = { m, &s };
 	struct elfimg_resume_note rn = resume_note(ws[0].paddr + 0xfb);
 	struct elfimg_wparams p = {
-		.level = o->level, .chunk_size = o->chunk,
+		.level = o->level, .chunk_size = o->chunk, .crc32 = o->crc32,
 		.entry = rn.entry, .resume_flags = rn.flags,
 		.release = rn.release, .resume_note = o->no_note ? NULL : &rn,
 		.vmcoreinfo = "OSRELEASE=6.1.0-kj\n", .vmcoreinfo_len = 19,
@@ -854,7 +855,15 @@ TEST(kj_metadata_checks)
 	fix_hdr_crc(s.buf);
 	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
 		   ELFIMG_E_VERSION);
-	ASSERT(fdt_setprop_inplace_u32(fdt, 0, "incompat", 1) == 0);
+	/* without the XXH64 bit its checks' high halves are not allowed */
+	ASSERT(fdt_setprop_inplace_u32(fdt, 0, "incompat",
+				       ELFIMG_INCOMPAT_DEFLATE) == 0);
+	fix_hdr_crc(s.buf);
+	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
+		   ELFIMG_E_INDEX);
+	ASSERT(fdt_setprop_inplace_u32(fdt, 0, "incompat",
+				       ELFIMG_INCOMPAT_DEFLATE |
+				       ELFIMG_INCOMPAT_XXH64) == 0);
 	ASSERT(fdt_setprop_inplace_u32(fdt, 0, "chunk-size", 4095) == 0);
 	fix_hdr_crc(s.buf);
 	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
@@ -917,7 +926,8 @@ TEST(kj_index_checks)
 	TAMPER(ix[1].offset = 0, ELFIMG_E_INDEX);	  /* in the headers */
 	TAMPER(ix[1].offset = UINT64_MAX & ~4095ull, ELFIMG_E_INDEX);
 	TAMPER(ix[1].method = 9, ELFIMG_E_INDEX);
-	TAMPER(ix[1].reserved = 1, ELFIMG_E_INDEX);
+	/* XXH64's high half: any value parses, decoding will tell */
+	TAMPER(ix[1].check_hi ^= 1, ELFIMG_OK);
 	TAMPER(ix[1].stored = 0xfffffff0u, ELFIMG_E_INDEX);
 	TAMPER(ix[1].method = ELFIMG_METHOD_STORED, ELFIMG_E_INDEX);
 	TAMPER((void)0, ELFIMG_OK);
@@ -979,6 +989,72 @@ TEST(kj_chunk_corruption)
 				   true) != ELFIMG_OK);
 	elfimg_inflater_fini(&inf);
 	free(s.buf);
+}
+
+/* Values from xxhsum -H64 (Debian's xxhash): every tail path, and a
+ * length of 4099 = 128 stripes + 3 words + 1 int + 3 bytes. */
+TEST(xxh64_vectors)
+{
+	static uint8_t buf[4099];
+
+	ASSERT_EQ(elfimg_xxh64("", 0, 0), 0xef46db3751d8e999ull);
+	ASSERT_EQ(elfimg_xxh64("a", 1, 0), 0xd24ec4f1a98c6e5bull);
+	ASSERT_EQ(elfimg_xxh64("abc", 3, 0), 0x44bc2cf5ad770999ull);
+	ASSERT_EQ(elfimg_xxh64("123456789", 9, 0), 0x8cb841db40e6ae83ull);
+	for (int i = 0; i < 32; i++)
+		buf[i] = (uint8_t)i;
+	ASSERT_EQ(elfimg_xxh64(buf, 32, 0), 0xcbf59c5116ff32b4ull);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	ASSERT_EQ(elfimg_xxh64(buf, 45, 0), 0xff59426b0066066bull);
+	ASSERT_EQ(elfimg_xxh64(buf, sizeof(buf), 0), 0xc2c15a86d6a1985bull);
+}
+
+/* Both chunk checks (XXH64, the default, and CRC32 for older loaders)
+ * round-trip, and each catches a flipped byte of a stored chunk. */
+TEST(kj_chunk_crc_kinds)
+{
+	for (int k = 0; k < 2; k++) {
+		struct mem m = { .seed = 12, .zero_pct = 20 };
+		struct kjopts o = { .level = 0, .complete = true, .crc32 = k };
+		struct sink s = write_kj(&m, basic_segs, 3, &o, NULL);
+		struct elfimg_info info;
+		static struct elfimg_inflater inf;
+		static uint8_t out[ELFIMG_MAX_CHUNK];
+		struct elfimg_chunk_info ci;
+		uint64_t len;
+
+		verify_roundtrip(&s, &m, basic_segs, 3);
+		ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
+			   ELFIMG_OK);
+		ASSERT_EQ(info.incompat, k ? 0 : ELFIMG_INCOMPAT_XXH64);
+		elfimg_chunk_get(&info, segs[1].first_chunk, &ci);
+		ASSERT(ci.xxh64 == !k);
+		ASSERT(k ? ci.check <= UINT32_MAX : ci.check > UINT32_MAX);
+		ASSERT(ci.method == ELFIMG_METHOD_STORED && ci.stored > 0);
+		len = elfimg_chunk_len(&info, &segs[1], 0);
+		ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
+		for (uint32_t i = 0; i < ci.stored; i += 4093) {
+			s.buf[ci.offset + i] ^= 0x10;
+			ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset,
+						       out, len, true),
+				   ELFIMG_E_CHUNK_CRC);
+			s.buf[ci.offset + i] ^= 0x10;
+		}
+		ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, out,
+					       len, true), ELFIMG_OK);
+		elfimg_inflater_fini(&inf);
+		if (k) {	/* a CRC32 image has no high half */
+			struct elfimg_chunk *ix =
+				(struct elfimg_chunk *)(uintptr_t)info.index;
+
+			ix[1].check_hi = 1;
+			fix_index_crc(s.buf, &info);
+			ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs,
+						MAX_SEGS), ELFIMG_E_INDEX);
+		}
+		free(s.buf);
+	}
 }
 
 /* Write an image whose completion the writer refuses with @want, then
@@ -1091,7 +1167,8 @@ TEST(kj_kind_mixing)
 
 	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
 		   ELFIMG_OK);
-	ASSERT_EQ(info.incompat, 0);	/* level 0: no DEFLATE */
+	/* level 0: no DEFLATE */
+	ASSERT_EQ(info.incompat, ELFIMG_INCOMPAT_XXH64);
 	memcpy(&e, s.buf, sizeof(e));
 	memcpy(&ph, s.buf + e.e_phoff + 56, sizeof(ph));
 	ph.p_type = ELFIMG_PT_LOAD;	/* a PT_LOAD in a kj image */
