@@ -63,6 +63,7 @@ struct loader {
 	uint8_t *bufs[3];		/* read batches (NBUF) */
 	struct par *par;
 	uint64_t t_start, t_io, t_decode, io_bytes;
+	uint64_t us_dec, us_crc, us_sum, us_place;	/* workers' CPU time, summed */
 	unsigned ncpu;
 	uint64_t csum;			/* reloc_csum() of every byte placed */
 };
@@ -622,6 +623,9 @@ struct worker {
 	struct elfimg_inflater inf;
 	uint8_t *tmp;
 	uint64_t csum, stored;
+	/* CPU time of this worker's jobs, us: decode (copy or inflate),
+	 * chunk CRC, copy checksum, scatter out of its staging buffer */
+	uint64_t us_dec, us_crc, us_sum, us_place;
 	enum elfimg_err err;
 	uint64_t err_job, err_dst, err_chunk;
 };
@@ -672,14 +676,26 @@ static bool work_one(struct par *p, struct worker *w)
 	if (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
 		size_t cur = find_piece(L, jb->dst);
 		uint8_t *to = in_place(L, &cur, jb->dst, jb->len);
+		uint8_t *out = to ? to : w->tmp;
+		uint64_t t0 = kjefi_now_us(), t1, t2, t3;
 		enum elfimg_err e = elfimg_chunk_decode(&w->inf, &jb->ci, jb->src,
-							to ? to : w->tmp, jb->len, true);
+							out, jb->len, false);
+		t1 = kjefi_now_us();
+		if (!e && elfimg_chunk_check(&jb->ci, out, jb->len) != jb->ci.check)
+			e = ELFIMG_E_CHUNK_CRC;
+		t2 = kjefi_now_us();
+		if (!e) {
+			w->csum += reloc_csum(jb->dst, out, jb->len);
+			w->stored += jb->ci.stored;
+		}
+		t3 = kjefi_now_us();
 		if (!e && !to)
 			scatter(L, &cur, jb->dst, w->tmp, jb->len);
-		if (!e) {
-			w->csum += reloc_csum(jb->dst, to ? to : w->tmp, jb->len);
-			w->stored += jb->ci.stored;
-		} else if (!w->err) {
+		w->us_dec += t1 - t0;
+		w->us_crc += t2 - t1;
+		w->us_sum += t3 - t2;
+		w->us_place += kjefi_now_us() - t3;
+		if (e && !w->err) {
 			w->err = e;
 			w->err_job = j;
 			w->err_dst = jb->dst;
@@ -849,6 +865,10 @@ static enum kj_err read_image(struct loader *L)
 	enum elfimg_err e = ELFIMG_OK;
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		L->csum += p->w[i].csum;
+		L->us_dec += p->w[i].us_dec;
+		L->us_crc += p->w[i].us_crc;
+		L->us_sum += p->w[i].us_sum;
+		L->us_place += p->w[i].us_place;
 		if (p->w[i].err && p->w[i].err_job < bad) {
 			bad = p->w[i].err_job;
 			wbad = i;
@@ -916,6 +936,11 @@ static enum kj_err resume(struct loader *L)
 	    (unsigned long long)(L->io_bytes >> 20), (unsigned long long)(el / 1000),
 	    (unsigned long long)(L->t_io / 1000), (unsigned long long)(L->t_decode / 1000),
 	    L->ncpu);
+	say("CPU time of the read, all CPUs: decode %llu ms, %s %llu ms, copy checksum %llu ms, placing %llu ms\n",
+	    (unsigned long long)(L->us_dec / 1000),
+	    L->info.incompat & ELFIMG_INCOMPAT_XXH64 ? "XXH64" : "CRC32",
+	    (unsigned long long)(L->us_crc / 1000), (unsigned long long)(L->us_sum / 1000),
+	    (unsigned long long)(L->us_place / 1000));
 	if (L->opt.dry_run) {
 		say("dry-run: every chunk verified; not resuming\n");
 		return KJ_E_DRY_RUN;
