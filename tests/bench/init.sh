@@ -47,7 +47,7 @@ fi
 mount -t tmpfs tmp /tmp
 mib=$(arg kjmib)
 mkdir -p /tmp/wl
-/bin/kjworkload "$mib" /tmp/wl &
+/bin/kjworkload "$mib" /tmp/wl $(arg kjdata) &
 wl=$!
 while [ ! -s /tmp/wl/seed ]; do sleep 0.2; done
 sum=$(cut -d' ' -f2 /tmp/wl/seed)

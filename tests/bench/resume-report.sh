@@ -101,10 +101,10 @@ END {
 		}
 	}
 	print ""
-	print "The loader'"'"'s read phase (its own clock; 8 MiB firmware reads):"
+	print "The loader'"'"'s read phase (its own clock; 8 MiB firmware reads; decompress+verify: what the read waited for beyond its I/O; CPU ms: summed over all CPUs), and the stub after it (host wall clock):"
 	print ""
-	print "| N MiB | run | MiB read | read phase ms | I/O ms | decompress+verify ms | copy checksum ms | I/O share | loader rate MiB/s | firmware read rate MiB/s | loader / firmware |"
-	print "|---|---|---|---|---|---|---|---|---|---|---|"
+	print "| N MiB | run | MiB read | read phase ms | I/O ms | decompress+verify ms | CPU ms: decode / chunk check / copy checksum | I/O share | loader rate MiB/s | firmware read rate MiB/s | loader / firmware | stub: copy, zero-fill, checksum s |"
+	print "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	split("kj-l0-dryrun kj-l0 kj-l1-dryrun kj-l1", lm, " ")
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
@@ -112,11 +112,11 @@ END {
 			meth = lm[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			mib = m(n, meth, "read_mib"); el = m(n, meth, "el_ms"); io = m(n, meth, "io_ms"); dec = m(n, meth, "dec_ms")
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, meth, f(mib, 0), f(el, 0), f(io, 0), f(dec, 0),
-				f(m(n, meth, "csum_ms"), 0),
+			printf "| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s |\n", n, meth, f(mib, 0), f(el, 0), f(io, 0), f(dec, 0),
+				f(m(n, meth, "cpu_dec_ms"), 0), f(m(n, meth, "cpu_chk_ms"), 0), f(m(n, meth, "csum_ms"), 0),
 				(el > 0 ? sprintf("%.0f%%", 100 * io / el) : "-"),
 				(el > 0 ? f(mib * 1000 / el, 0) : "-"), (io > 0 ? f(mib * 1000 / io, 0) : "-"),
-				(io > 0 && el > 0 ? sprintf("%.2f", io / el) : "-")
+				(io > 0 && el > 0 ? sprintf("%.2f", io / el) : "-"), f(m(n, meth, "stub_s"), 2)
 		}
 	}
 	if (reps > 1) {

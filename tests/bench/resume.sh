@@ -45,6 +45,9 @@
 #                     KJ_BENCH_SRC commit)
 #   KJ_BENCH_METHODS  "swsusp-lzo kj-l0 swsusp-lz4 kj-l1"
 #   KJ_BENCH_DRYRUN   "0": levels whose image gets a dry run first
+#   KJ_BENCH_DATA     random: the workload's memory is incompressible;
+#                     half: every page's second half repeats its first
+#                     (2:1 for zlib, LZO and LZ4 alike)
 #   KJ_BENCH_VER (6.12), KJ_BENCH_SMP (2), KJ_BENCH_OUT, KJ_BENCH_TIMEOUT
 #   (per boot, 1200 s), KJ_BENCH_APPEND (more kernel options, e.g.
 #   "loglevel=7" instead of quiet boots)
@@ -56,6 +59,8 @@ smp=${KJ_BENCH_SMP:-2}
 reps=${KJ_BENCH_REPEAT:-1}
 methods=${KJ_BENCH_METHODS:-swsusp-lzo kj-l0 swsusp-lz4 kj-l1}
 dryrun=${KJ_BENCH_DRYRUN:-0}
+data=${KJ_BENCH_DATA:-random}
+case $data in random|half) ;; *) echo "KJ_BENCH_DATA: random or half" >&2; exit 2 ;; esac
 out=${KJ_BENCH_OUT:-$KJ_ROOT/build/bench/resume}
 tmo=${KJ_BENCH_TIMEOUT:-1200}
 memmax=0x5ffffff	# B's region, as tests/qemu/hibernate.sh
@@ -65,6 +70,7 @@ sizes=("$@")
 # (no_timer_check: a starved vCPU on a busy host otherwise sometimes
 # fails the IO-APIC timer check and panics at boot)
 append="console=ttyS0 panic=1 efi=noruntime quiet no_timer_check ${KJ_BENCH_APPEND:-}"
+[ "$data" = half ] && append="$append kjdata=half"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -87,7 +93,7 @@ log "benchmarking kjresume.efi, kjsave from $desc"
 kdir=$("$tree/kernel/build.sh" "$ver") || exit 1
 make -s -C "$tree" efi tools tools-static >&2 || exit 1
 kjimage=$tree/build/tools/kjimage
-echo "$desc; Linux $ver ($(basename "$kdir")); QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version //p'), TCG, -smp $smp" > "$out/source"
+echo "$desc; Linux $ver ($(basename "$kdir")); QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version //p'), TCG, -smp $smp, workload memory: $data" > "$out/source"
 bin=$out/bin
 mkdir -p "$bin"
 gcc -O2 -Wall -Wextra -Werror -o "$bin/stamp" "$KJ_ROOT/tests/bench/stamp.c" || exit 1
@@ -186,12 +192,18 @@ results=$out/results.tsv
 #   back running verified   QEMU start to "KJ-T: back" (user space runs
 #                 again), "running" (the workload's counter moved),
 #                 "verified" (it answered SIGUSR1 with the right checksum)
-#   read_mib io_ms dec_ms el_ms csum_ms  kjresume: the loader's own line;
-#                 swsusp: its "Read K kbytes in S seconds" as read_mib, el_ms
+#   read_mib io_ms dec_ms el_ms  kjresume: the loader's own line (I/O,
+#                 and the decode it waited for beyond the I/O); swsusp: its
+#                 "Read K kbytes in S seconds" as read_mib, el_ms
+#   csum_ms cpu_dec_ms cpu_chk_ms  kjresume: CPU time of the read summed
+#                 over all CPUs: copy checksum, decode (copy or inflate),
+#                 chunk check (XXH64 or CRC32)
+#   stub_s        kjresume: the stub's copy, zero-fill and checksum pass,
+#                 "relocating" to "memory restored and checked" (wall)
 cols="n method rep ram_mib image_mib mem_mib hibernate_s hibernate_cpu"
 cols="$cols start_s read_s after_read_s back_s running_s verified_s"
 cols="$cols start_cpu read_cpu after_read_cpu running_cpu verified_cpu"
-cols="$cols read_mib io_ms dec_ms el_ms csum_ms"
+cols="$cols read_mib io_ms dec_ms el_ms csum_ms cpu_dec_ms cpu_chk_ms stub_s"
 [ -s "$results" ] || echo $cols | tr ' ' '\t' > "$results"
 row() { printf '%s\n' "$(IFS=$'\t'; echo "$*")" >> "$results"; }
 
@@ -237,16 +249,20 @@ swsusp() { # COMPRESSOR
 	row "$n" "swsusp-$comp" "$rep" "$ram" "$img" "$mem" "$hib" "$hibc" \
 		$(resume_cols "$name-res" "KJ-T: init" "KJ-T: init" "PM: hibernation: Read ") \
 		"$(awk -v k="$kb" 'BEGIN {printf "%.0f", k / 1024}')" - - \
-		"$(awk -v s="$sec" 'BEGIN {printf "%.0f", s * 1000}')" -
+		"$(awk -v s="$sec" 'BEGIN {printf "%.0f", s * 1000}')" - - - -
 	log "$name: image $img MiB ($mem MiB of memory), hibernate $hib s ($hibc cpu), resume $(at "$name-res" "KJ-T: running") s ($(cpu_at "$name-res" "KJ-T: running") cpu)"
 }
 
-# the loader's own line: read M MiB in E ms: I/O I ms, decompress+verify D ms
-# [, copy checksum S ms] (the loader's own sum of what it placed)
-loader_fields() { # NAME -> "MIB IO DEC EL SUM"
-	line "$1" "kjresume: read " | sed -n \
-		-e 's/.*read \([0-9]*\) MiB in \([0-9]*\) ms: I\/O \([0-9]*\) ms, decompress+verify \([0-9]*\) ms, copy checksum \([0-9]*\) ms.*/\1 \3 \4 \2 \5/p;t' \
-		-e 's/.*read \([0-9]*\) MiB in \([0-9]*\) ms: I\/O \([0-9]*\) ms, decompress+verify \([0-9]*\) ms.*/\1 \3 \4 \2 -/p'
+# the loader's own lines:
+#   read M MiB in E ms: I/O I ms, decompress+verify D ms more on N CPU(s)
+#   CPU time of the read, all CPUs: decode C ms, XXH64 K ms, copy checksum S ms, ...
+loader_fields() { # NAME -> "MIB IO DEC EL SUM CDEC CCHK"
+	local a b
+	a=$(line "$1" "kjresume: read " | sed -n \
+		-e 's/.*read \([0-9]*\) MiB in \([0-9]*\) ms: I\/O \([0-9]*\) ms, decompress+verify \([0-9]*\) ms.*/\1 \3 \4 \2/p')
+	b=$(line "$1" "CPU time of the read" | sed -n \
+		-e 's/.*decode \([0-9]*\) ms, [A-Z0-9]* \([0-9]*\) ms, copy checksum \([0-9]*\) ms.*/\3 \1 \2/p')
+	echo "${a:-- - - -} ${b:-- - -}"
 }
 
 kjresume() { # LEVEL
@@ -275,7 +291,8 @@ kjresume() { # LEVEL
 		else
 			check "$name-$mode" "KJ-T: verified" || return 1
 		fi
-		f=($(loader_fields "$name-$mode"))
+		f=($(loader_fields "$name-$mode") "$(sub "$(at "$name-$mode" "memory restored and checked")" \
+			"$(at "$name-$mode" "kjresume: relocating")")")
 		mem=$(line "$name-$mode" "MiB of memory in" | sed -n 's/.*, \([0-9]*\) MiB of memory in.*/\1/p')
 		row "$n" "kj-l$level$([ $mode = dry ] && echo -dryrun)" "$rep" "$ram" "$img" "$mem" \
 			"$([ $mode = dry ] && echo - || echo "$hib")" "$([ $mode = dry ] && echo - || echo "$hibc")" \

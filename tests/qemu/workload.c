@@ -2,13 +2,16 @@
 /*
  * The state a hibernation must keep: run in kernel A before the jump.
  *
- *   kjworkload MIB STATEDIR
+ *   kjworkload MIB STATEDIR [half]
  *
  * Fills MIB MiB of anonymous memory with a pattern derived from its own
  * addresses and a random seed, then counts: every 100 ms it writes the
  * counter to STATEDIR/counter. On SIGUSR1 it re-derives the pattern,
  * compares every byte and writes "ok SUM" or "BAD offset" to
  * STATEDIR/verify. The seed and checksum are written to STATEDIR/seed.
+ * The pattern is incompressible; with "half" the second half of every
+ * 4 KiB page repeats its first half (2:1 for any LZ compressor: deflate,
+ * LZO and LZ4 alike).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -30,6 +33,16 @@ static uint64_t mix(uint64_t x)
 	return x ^ (x >> 33);
 }
 
+static int half;
+
+/* qword i of the pattern */
+static uint64_t value(uint64_t seed, size_t i)
+{
+	if (half && i % 512 >= 256)
+		i -= 256;
+	return mix(seed + i);
+}
+
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[512], tmp[520];
@@ -44,10 +57,11 @@ static void write_file(const char *dir, const char *name, const char *text)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s MIB STATEDIR\n", argv[0]);
+	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "half"))) {
+		fprintf(stderr, "usage: %s MIB STATEDIR [half]\n", argv[0]);
 		return 2;
 	}
+	half = argc == 4;
 	size_t n = (size_t)strtoul(argv[1], NULL, 0) << 17; /* qwords */
 	const char *dir = argv[2];
 	uint64_t *mem = mmap(NULL, n * 8, PROT_READ | PROT_WRITE,
@@ -61,7 +75,7 @@ int main(int argc, char **argv)
 
 	uint64_t sum = 0;
 	for (size_t i = 0; i < n; i++) {
-		mem[i] = mix(seed + i);
+		mem[i] = value(seed, i);
 		sum += mem[i];
 	}
 	char buf[128];
@@ -79,7 +93,7 @@ int main(int argc, char **argv)
 			size_t bad = n;
 			uint64_t s = 0;
 			for (size_t i = 0; i < n; i++) {
-				if (mem[i] != mix(seed + i) && bad == n) bad = i;
+				if (mem[i] != value(seed, i) && bad == n) bad = i;
 				s += mem[i];
 			}
 			if (bad == n)
