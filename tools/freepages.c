@@ -76,10 +76,6 @@
 
 struct pair { uint64_t dest, src; };
 
-struct spanv {
-	struct fp_span *v;
-	size_t n, cap;
-};
 
 struct fp {
 	const struct fp_input *in;
@@ -96,12 +92,12 @@ struct fp {
 
 	struct pair *pairs;		/* sorted by dest */
 	size_t npairs;
-	struct spanv kpages;		/* A's kexec pages */
+	struct spans kpages;		/* A's kexec pages */
 
 	uint64_t root;			/* init_top_pgt, physical */
 	struct { uint64_t pa; bool valid; uint64_t e[512]; } cache[5];
 
-	struct spanv blocks;		/* free blocks found */
+	struct spans blocks;		/* free blocks found */
 	uint8_t *sp;			/* one section's struct pages */
 	uint8_t *bad;			/* per 4 KiB of them: unreadable */
 	bool *ok;			/* per pfn: struct page read */
@@ -121,79 +117,17 @@ static int fail(struct fp *f, const char *fmt, ...)
 	return -1;
 }
 
-static int spanv_add(struct spanv *s, uint64_t start, uint64_t end)
+static bool in_span(const struct span *s, size_t n, uint64_t a)
 {
-	if (start >= end)
-		return 0;
-	if (s->n && s->v[s->n - 1].end == start) {
-		s->v[s->n - 1].end = end;
-		return 0;
-	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		struct fp_span *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return -1;
-		s->v = v;
-		s->cap = cap;
-	}
-	s->v[s->n++] = (struct fp_span){ start, end };
-	return 0;
-}
-
-static int cmp_span(const void *a, const void *b)
-{
-	const struct fp_span *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static void spanv_norm(struct spanv *s)
-{
-	size_t out = 0;
-
-	if (!s->n)
-		return;
-	qsort(s->v, s->n, sizeof(*s->v), cmp_span);
-	for (size_t i = 0; i < s->n; i++) {
-		if (out && s->v[i].start <= s->v[out - 1].end) {
-			if (s->v[i].end > s->v[out - 1].end)
-				s->v[out - 1].end = s->v[i].end;
-			continue;
-		}
-		s->v[out++] = s->v[i];
-	}
-	s->n = out;
-}
-
-/* Index of the span holding @a, or of the first span after it (n: none). */
-static size_t span_at(const struct fp_span *s, size_t n, uint64_t a)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (a >= s[mid].end)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static bool in_span(const struct fp_span *s, size_t n, uint64_t a)
-{
-	size_t i = span_at(s, n, a);
+	size_t i = spans_at(s, n, a);
 
 	return i < n && s[i].start <= a;
 }
 
 /* [a, b) inside the union of the sorted, disjoint @s. */
-static bool covered(const struct fp_span *s, size_t n, uint64_t a, uint64_t b)
+static bool covered(const struct span *s, size_t n, uint64_t a, uint64_t b)
 {
-	size_t i = span_at(s, n, a);
+	size_t i = spans_at(s, n, a);
 
 	while (a < b) {
 		if (i >= n || s[i].start > a)
@@ -203,9 +137,9 @@ static bool covered(const struct fp_span *s, size_t n, uint64_t a, uint64_t b)
 	return true;
 }
 
-static bool overlaps(const struct fp_span *s, size_t n, uint64_t a, uint64_t b)
+static bool overlaps(const struct span *s, size_t n, uint64_t a, uint64_t b)
 {
-	size_t i = span_at(s, n, a);
+	size_t i = spans_at(s, n, a);
 
 	return i < n && s[i].start < b;
 }
@@ -473,9 +407,9 @@ static int kexec_list(struct fp *f)
 			    (unsigned long long)ctrl, (unsigned long long)d[1],
 			    (unsigned long long)d[3], (unsigned long long)d[4],
 			    (unsigned long long)d[5], (unsigned long long)d[6]);
-	if (spanv_add(&f->kpages, ctrl, ctrl + PG) ||
-	    spanv_add(&f->kpages, d[4], d[4] + PG) ||
-	    spanv_add(&f->kpages, d[5], d[5] + PG))
+	if (spans_add(&f->kpages, ctrl, ctrl + PG) ||
+	    spans_add(&f->kpages, d[4], d[4] + PG) ||
+	    spans_add(&f->kpages, d[5], d[5] + PG))
 		return fail(f, "out of memory");
 	max_pairs = ram_pages(f);
 	max_ind = max_pairs / 511 + 2;
@@ -503,7 +437,7 @@ static int kexec_list(struct fp *f)
 				     "0x%llx", (unsigned long long)page);
 				goto out;
 			}
-			if (spanv_add(&f->kpages, page, page + PG)) {
+			if (spans_add(&f->kpages, page, page + PG)) {
 				fail(f, "out of memory");
 				goto out;
 			}
@@ -564,8 +498,8 @@ static int kexec_list(struct fp *f)
 			     (unsigned long long)p->dest);
 			goto out;
 		}
-		if (spanv_add(&f->kpages, p->dest, p->dest + PG) ||
-		    spanv_add(&f->kpages, p->src, p->src + PG)) {
+		if (spans_add(&f->kpages, p->dest, p->dest + PG) ||
+		    spans_add(&f->kpages, p->src, p->src + PG)) {
 			fail(f, "out of memory");
 			goto out;
 		}
@@ -788,7 +722,7 @@ static int scan_section(struct fp *f, uint64_t base, uint64_t first, uint64_t n)
 					    f->ok[i + t] ? "another free block"
 					    : "an unreadable struct page",
 					    (unsigned long long)((pfn + t) * PG));
-		if (spanv_add(&f->blocks, pfn * PG, (pfn + cnt) * PG))
+		if (spans_add(&f->blocks, pfn * PG, (pfn + cnt) * PG))
 			return fail(f, "out of memory");
 		f->out->buddy_pages += cnt;
 		i += cnt;
@@ -957,60 +891,36 @@ static int check_poison(struct fp *f)
 	return 0;
 }
 
-static uint64_t overlap_pages(const struct spanv *a, const struct fp_span *b,
-			      size_t nb)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < a->n; i++)
-		for (size_t k = span_at(b, nb, a->v[i].start);
-		     k < nb && b[k].start < a->v[i].end; k++) {
-			uint64_t x = b[k].start > a->v[i].start ? b[k].start :
-				     a->v[i].start;
-			uint64_t y = b[k].end < a->v[i].end ? b[k].end :
-				     a->v[i].end;
-
-			n += (y - x) / PG;
-		}
-	return n;
-}
-
 /* out->free = blocks - B's RAM - kexec pages (all page-aligned). */
 static int result(struct fp *f)
 {
-	struct spanv out = { 0 }, minus = { 0 }, bram = { 0 };
+	struct spans out = { 0 }, minus = { 0 }, bram = { 0 };
 	uint64_t nout = 0;
 
 	for (size_t i = 0; i < f->in->nbram; i++)
-		if (spanv_add(&bram, f->in->bram[i].start & PG_MASK,
+		if (spans_add(&bram, f->in->bram[i].start & PG_MASK,
 			      (f->in->bram[i].end + PG - 1) & PG_MASK) ||
-		    spanv_add(&minus, f->in->bram[i].start & PG_MASK,
+		    spans_add(&minus, f->in->bram[i].start & PG_MASK,
 			      (f->in->bram[i].end + PG - 1) & PG_MASK))
 			goto oom;
-	spanv_norm(&bram);
+	spans_norm(&bram);
 	for (size_t i = 0; i < f->kpages.n; i++)
-		if (spanv_add(&minus, f->kpages.v[i].start, f->kpages.v[i].end))
+		if (spans_add(&minus, f->kpages.v[i].start, f->kpages.v[i].end))
 			goto oom;
-	spanv_norm(&minus);
-	spanv_norm(&f->blocks);
-	for (size_t i = 0; i < f->blocks.n; i++) {
-		uint64_t cur = f->blocks.v[i].start, end = f->blocks.v[i].end;
-
-		for (size_t k = span_at(minus.v, minus.n, cur);
-		     k < minus.n && minus.v[k].start < end; k++) {
-			if (minus.v[k].start > cur &&
-			    spanv_add(&out, cur, minus.v[k].start))
-				goto oom;
-			cur = minus.v[k].end;
-		}
-		if (cur < end && spanv_add(&out, cur, end))
+	spans_norm(&minus);
+	spans_norm(&f->blocks);
+	for (size_t i = 0; i < f->blocks.n; i++)
+		if (spans_add(&out, f->blocks.v[i].start, f->blocks.v[i].end))
 			goto oom;
-	}
+	if (spans_sub(&out, &minus))
+		goto oom;
+	/* free pages neither reported nor in B's RAM are kexec's */
 	for (size_t i = 0; i < out.n; i++)
 		nout += (out.v[i].end - out.v[i].start) / PG;
-	/* the rest of what is not reported is B's RAM */
-	f->out->kexec_pages = f->out->buddy_pages - nout -
-		overlap_pages(&f->blocks, bram.v, bram.n);
+	for (size_t i = 0; i < f->blocks.n; i++)
+		nout += spans_overlap(&bram, f->blocks.v[i].start,
+				      f->blocks.v[i].end) / PG;
+	f->out->kexec_pages = f->out->buddy_pages - nout;
 	free(minus.v);
 	free(bram.v);
 	f->out->free = out.v;

@@ -22,9 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct fp_span {
-	uint64_t start, end;		/* [start, end), bytes */
-};
+#include "tools/spans.h"
 
 struct fp_input {
 	const char *vmcoreinfo;		/* A's VMCOREINFO, not NUL-terminated */
@@ -34,11 +32,11 @@ struct fp_input {
 	uint32_t resume_flags;		/* bit 0: LA57 */
 	/* A's RAM (B's included): sorted, disjoint. Free pages are only
 	 * reported inside it, whole pages only. */
-	const struct fp_span *ram;
+	const struct span *ram;
 	size_t nram;
 	/* B's RAM: sorted, disjoint. Its current content is B's; A's is in
 	 * kexec's source pages. Empty: no kexec jump (a plain core). */
-	const struct fp_span *bram;
+	const struct span *bram;
 	size_t nbram;
 	/* Current physical memory, only ever asked for inside @ram and
 	 * outside @bram; 0 on success, -1 (no message) otherwise. */
@@ -49,7 +47,7 @@ struct fp_input {
 struct fp_result {
 	/* Free pages: sorted, merged, page-aligned, inside whole RAM pages,
 	 * outside B's RAM and outside every page of A's kexec image. */
-	struct fp_span *free;
+	struct span *free;
 	size_t nfree;
 	uint64_t buddy_pages;		/* all pages in A's buddy free lists */
 	uint64_t kexec_pages;		/* free pages kept: kexec uses them */

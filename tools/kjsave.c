@@ -315,13 +315,6 @@ static bool memmap_covers(const struct ranges *mm)
  * /dev/mem.
  */
 
-struct span { uint64_t start, end; };	/* [start, end) */
-
-struct spans {
-	struct span *v;
-	size_t n, cap;
-};
-
 static void *xrealloc(void *p, size_t n)
 {
 	p = realloc(p, n ? n : 1);
@@ -332,77 +325,21 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-static void spans_add(struct spans *s, uint64_t start, uint64_t end)
+/* span_add() or exit: kjsave has no use for a partial set */
+static void span_add(struct spans *s, uint64_t start, uint64_t end)
 {
-	if (start >= end)
-		return;
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 64;
-		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	if (spans_add(s, start, end)) {
+		perror("kjsave");
+		exit(1);
 	}
-	s->v[s->n++] = (struct span){ start, end };
 }
 
-static int cmp_span(const void *a, const void *b)
+static void span_sub(struct spans *a, const struct spans *b)
 {
-	const struct span *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return x->end < y->end ? -1 : x->end > y->end;
-}
-
-/* Sort; merge overlapping and adjacent spans. */
-static void spans_norm(struct spans *s)
-{
-	size_t out = 0;
-
-	qsort(s->v, s->n, sizeof(*s->v), cmp_span);
-	for (size_t i = 0; i < s->n; i++) {
-		if (out && s->v[i].start <= s->v[out - 1].end) {
-			if (s->v[i].end > s->v[out - 1].end)
-				s->v[out - 1].end = s->v[i].end;
-			continue;
-		}
-		s->v[out++] = s->v[i];
+	if (spans_sub(a, b)) {
+		perror("kjsave");
+		exit(1);
 	}
-	s->n = out;
-}
-
-/* @a -= @b; both normalised. */
-static void spans_sub(struct spans *a, const struct spans *b)
-{
-	struct spans r = { 0 };
-
-	for (size_t i = 0; i < a->n; i++) {
-		uint64_t cur = a->v[i].start, end = a->v[i].end;
-
-		for (size_t k = 0; k < b->n && cur < end; k++) {
-			if (b->v[k].end <= cur || b->v[k].start >= end)
-				continue;
-			spans_add(&r, cur, b->v[k].start > cur ? b->v[k].start : cur);
-			cur = b->v[k].end;
-		}
-		spans_add(&r, cur, end);
-	}
-	free(a->v);
-	*a = r;
-}
-
-/* Bytes of [start, end) inside the normalised @s. */
-static uint64_t spans_overlap(const struct spans *s, uint64_t start,
-			      uint64_t end)
-{
-	uint64_t n = 0;
-
-	for (size_t k = 0; k < s->n; k++) {
-		uint64_t a = s->v[k].start > start ? s->v[k].start : start;
-		uint64_t b = s->v[k].end < end ? s->v[k].end : end;
-
-		if (a < b)
-			n += b - a;
-	}
-	return n;
 }
 
 enum src_kind { SRC_CORE, SRC_ZERO, SRC_MEM };
@@ -577,15 +514,6 @@ static int read_mem_filtered(void *ctx, uint64_t paddr, void *vbuf, size_t len)
 	return 0;
 }
 
-static struct fp_span *to_fp(const struct spans *s)
-{
-	struct fp_span *v = xrealloc(NULL, (s->n ? s->n : 1) * sizeof(*v));
-
-	for (size_t i = 0; i < s->n; i++)
-		v[i] = (struct fp_span){ s->v[i].start, s->v[i].end };
-	return v;
-}
-
 /*
  * drop = A's free pages inside the image (@save) and A's firmware RAM
  * (@aram, if known), whole pages. Any doubt: nothing is dropped.
@@ -596,7 +524,6 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 	struct spans ram = { 0 }, d = { 0 };
 	struct fp_input fi = { 0 };
 	struct fp_result r;
-	struct fp_span *fram, *fbram;
 	uint64_t t0 = now_ns(), n = 0;
 	char nr[64] = "";
 
@@ -606,21 +533,19 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 	}
 	/* A's RAM: its firmware map, the core's claims (in save), B's RAM */
 	for (size_t k = 0; k < aram->n; k++)
-		spans_add(&ram, aram->v[k].start, aram->v[k].end);
+		span_add(&ram, aram->v[k].start, aram->v[k].end);
 	for (size_t k = 0; k < save->n; k++)
-		spans_add(&ram, save->v[k].start, save->v[k].end);
+		span_add(&ram, save->v[k].start, save->v[k].end);
 	for (size_t k = 0; k < bram->n; k++)
-		spans_add(&ram, bram->v[k].start, bram->v[k].end);
+		span_add(&ram, bram->v[k].start, bram->v[k].end);
 	spans_norm(&ram);
-	fram = to_fp(&ram);
-	fbram = to_fp(bram);
 	fi = (struct fp_input){
 		.vmcoreinfo = in.info.vmcoreinfo,
 		.vmcoreinfo_len = in.info.vmcoreinfo_len,
 		.have_entry = in.info.have_entry,
 		.entry = in.info.entry,
 		.resume_flags = in.info.resume_flags,
-		.ram = fram, .nram = ram.n, .bram = fbram, .nbram = bram->n,
+		.ram = ram.v, .nram = ram.n, .bram = bram->v, .nbram = bram->n,
 		.phys_read = phys_read,
 	};
 	if (fp_find(&fi, &r)) {
@@ -628,7 +553,7 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 		goto out;
 	}
 	for (size_t i = 0; i < r.nfree; i++)
-		spans_add(&d, r.free[i].start, r.free[i].end);
+		span_add(&d, r.free[i].start, r.free[i].end);
 	if (aram->n) {		/* never beyond A's firmware RAM */
 		struct spans out = { 0 };
 
@@ -639,7 +564,7 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 				uint64_t b = d.v[i].end < aram->v[k].end ?
 					     d.v[i].end : aram->v[k].end;
 
-				spans_add(&out, (a + 4095) & ~4095ull, b & ~4095ull);
+				span_add(&out, (a + 4095) & ~4095ull, b & ~4095ull);
 			}
 		free(d.v);
 		d = out;
@@ -654,7 +579,7 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 			a = (a + 4095) & ~4095ull;
 			b &= ~4095ull;
 			if (a < b) {
-				spans_add(&drop, a, b);
+				span_add(&drop, a, b);
 				n += (b - a) >> 12;
 			}
 		}
@@ -673,8 +598,6 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 out:
 	free(d.v);
 	free(ram.v);
-	free(fram);
-	free(fbram);
 }
 
 static void piece_add(uint64_t start, uint64_t end, enum src_kind kind,
@@ -870,7 +793,7 @@ static int sanitise(const struct spans *ram, const struct spans *bram,
 		else if (inb)
 			say("%s: 0x%" PRIx64 " bytes of it are B's own RAM: "
 			    "cut off", what, inb);
-		spans_add(&claims, p->p_paddr, end);
+		span_add(&claims, p->p_paddr, end);
 		if (kernel_layout) {
 			struct spans need = { 0 };
 			uint64_t reach = 0, want;
@@ -884,8 +807,8 @@ static int sanitise(const struct spans *ram, const struct spans *bram,
 				continue;
 			}
 			/* its own data: reachable where vmcore_windows() says */
-			spans_add(&need, p->p_paddr, end);
-			spans_sub(&need, bram);
+			span_add(&need, p->p_paddr, end);
+			span_sub(&need, bram);
 			want = p->p_memsz - inb;
 			for (size_t k = 0; k < w.n; k++)
 				if (w.v[k].entry == ldidx[j])
@@ -959,16 +882,16 @@ static int sanitise(const struct spans *ram, const struct spans *bram,
 
 	/* 2. SAVE = (firmware RAM ∪ claims) − B's RAM */
 	for (size_t k = 0; k < claims.n; k++)
-		spans_add(&save, claims.v[k].start, claims.v[k].end);
+		span_add(&save, claims.v[k].start, claims.v[k].end);
 	for (size_t k = 0; k < ram->n; k++)
-		spans_add(&save, ram->v[k].start, ram->v[k].end);
+		span_add(&save, ram->v[k].start, ram->v[k].end);
 	spans_norm(&claims);
 	spans_norm(&save);
-	spans_sub(&save, bram);
+	span_sub(&save, bram);
 	unclaimed = (struct spans){ 0 };
 	for (size_t k = 0; k < save.n; k++)
-		spans_add(&unclaimed, save.v[k].start, save.v[k].end);
-	spans_sub(&unclaimed, &claims);
+		span_add(&unclaimed, save.v[k].start, save.v[k].end);
+	span_sub(&unclaimed, &claims);
 	for (size_t k = 0; k < unclaimed.n; k++) {
 		fmt_range(r1, sizeof(r1), unclaimed.v[k].start, unclaimed.v[k].end);
 		say("A's RAM %s (firmware map) is in no PT_LOAD: added", r1);
@@ -1392,7 +1315,7 @@ bad:
 			return 1;
 		for (size_t i = 0; i < mm.n; i++)
 			if (mm.r[i].type == 1 && mm.r[i].start < PHYS_LIMIT)
-				spans_add(&aram, mm.r[i].start,
+				span_add(&aram, mm.r[i].start,
 					  mm.r[i].size > PHYS_LIMIT - mm.r[i].start ?
 					  PHYS_LIMIT : mm.r[i].start + mm.r[i].size);
 		spans_norm(&aram);
@@ -1402,7 +1325,7 @@ bad:
 		if (read_iomem_ram(iomem_path, &ram))
 			return 1;
 		for (size_t i = 0; i < ram.n; i++)
-			spans_add(&bram, ram.r[i].start, ram.r[i].start + ram.r[i].size);
+			span_add(&bram, ram.r[i].start, ram.r[i].start + ram.r[i].size);
 		spans_norm(&bram);
 	}
 	if (mem_path && !strcmp(mem_path, "none"))

@@ -5,8 +5,8 @@
 
 TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I.
 TOOLS_LIBS   := -lfdt -lz
-TOOLS_COMMON := tools/common.c elfimg/read.c elfimg/chunk.c elfimg/xxh64.c
-TOOLS_HDRS   := tools/common.h $(ELFIMG_HDRS)
+TOOLS_COMMON := tools/common.c tools/spans.c elfimg/read.c elfimg/chunk.c elfimg/xxh64.c
+TOOLS_HDRS   := tools/common.h tools/spans.h $(ELFIMG_HDRS)
 
 TOOLS := $(B)/tools/kjsave $(B)/tools/kjimage
 TOOLS_STATIC := $(B)/tools-static/kjsave $(B)/tools-static/kjimage
@@ -39,8 +39,8 @@ $(B)/tests/test-elfimg-tools: HOST_CFLAGS += \
 
 # Free-page filtering on a synthetic kernel A, and kjsave end to end
 UNIT_TESTS += $(B)/tests/test-freepages
-$(B)/tests/test-freepages: tests/unit/test-freepages.c tools/freepages.c \
-	tools/freepages.h $(TOOLS)
+$(B)/tests/test-freepages: tests/unit/test-freepages.c tools/freepages.c tools/spans.c \
+	tools/freepages.h tools/spans.h $(TOOLS)
 LDLIBS_test-freepages :=
 $(B)/tests/test-freepages: HOST_CFLAGS += \
 	-DKJ_TOOLS_DIR='"$(B)/tools"'

@@ -70,7 +70,7 @@ static const struct blk blocks[] = {
 	{ 0x400, 9 }, { 0xc00, 10 }, { 0x1301, 0 }, { 0x1308, 3 },
 	{ 0x1f00, 2 }, { 0x1080, 4 }, { 0x1a05, 0 }, { 0x1ff3, 0 },
 };
-static const struct fp_span want_free[] = {
+static const struct span want_free[] = {
 	{ 0x400000, 0x600000 }, { 0xc00000, 0x1000000 },
 	{ 0x1301000, 0x1302000 }, { 0x1308000, 0x1310000 },
 	{ 0x1f00000, 0x1f04000 },
@@ -300,8 +300,8 @@ static int phys_read(void *ctx, uint64_t pa, void *buf, size_t len)
 	return 0;
 }
 
-static const struct fp_span ram[] = { { RAM_START, MEM } };
-static const struct fp_span bram[] = { { B_START, B_END } };
+static const struct span ram[] = { { RAM_START, MEM } };
+static const struct span bram[] = { { B_START, B_END } };
 
 static int find(struct fp_result *r, bool kexec, uint32_t flags)
 {
