@@ -79,8 +79,8 @@ reloc_stub_start:
  * Copies and fills are plain 64-byte load/store loops, not rep movsq /
  * rep stosq: natively both are memory-bound, but emulators that run a rep
  * string instruction one element per dispatch (QEMU's TCG, where the
- * benchmarks run) take several times longer over all of RAM. Every run is
- * whole pages, so the count is never 0 (LENGTH 0 is skipped).
+ * benchmarks run) take several times longer over all of RAM. Runs are
+ * whole pages (LENGTH 0: nothing).
  */
 	.globl reloc_copy
 	.type reloc_copy, @function
@@ -143,12 +143,38 @@ reloc_copy:
 	jmp	.Lnext
 1:	testb	$IND_ZERO, %cl
 	jz	1f
+	/*
+	 * Zero LEN pages, page by page, writing only pages that are not
+	 * zero already: the result is the same, and memory nobody wrote
+	 * since power-on (a VM's untouched RAM, ECC-scrubbed DIMMs) is
+	 * then only read, which in a VM does not make the host allocate
+	 * it. Natively a page of garbage costs one extra line read.
+	 *   %rdi page, %r8 pages left, %rcx 64-byte blocks left in it
+	 */
 	movq	%rdx, %rdi
-	movq	%r8, %rcx
-	shlq	$6, %rcx		/* pages -> 64-byte blocks */
-	jz	3f
+	testq	%r8, %r8
+	jz	5f
 	xorl	%eax, %eax
-2:	movq	%rax, (%rdi)
+2:	movl	$64, %ecx
+	movq	%rdi, %rsi
+3:	movq	(%rsi), %r9		/* scan: any non-zero qword? */
+	orq	8(%rsi), %r9
+	orq	16(%rsi), %r9
+	orq	24(%rsi), %r9
+	orq	32(%rsi), %r9
+	orq	40(%rsi), %r9
+	orq	48(%rsi), %r9
+	orq	56(%rsi), %r9
+	jnz	4f
+	addq	$64, %rsi
+	decq	%rcx
+	jnz	3b
+	addq	$4096, %rdi		/* already zero */
+	decq	%r8
+	jnz	2b
+	jmp	5f
+4:	movl	$64, %ecx		/* fill the whole page */
+6:	movq	%rax, (%rdi)
 	movq	%rax, 8(%rdi)
 	movq	%rax, 16(%rdi)
 	movq	%rax, 24(%rdi)
@@ -158,8 +184,10 @@ reloc_copy:
 	movq	%rax, 56(%rdi)
 	addq	$64, %rdi
 	decq	%rcx
+	jnz	6b
+	decq	%r8
 	jnz	2b
-3:	movq	%rdi, %rdx
+5:	movq	%rdi, %rdx
 	movl	$1, %r8d
 	jmp	.Lnext
 1:	testb	$IND_KEEP, %cl		/* already in place: skip LEN pages */

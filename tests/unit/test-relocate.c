@@ -595,6 +595,23 @@ TEST(csum_definition_and_list_kinds)
 	memcpy(arena + 10 * PG, arena + 11 * PG, PG);
 	memcpy(arena + 11 * PG, tmp, PG);
 	ASSERT(reloc_csum_list(A + 20 * PG) != want);
+
+	/* ZERO over pages already zero, zero but for their last or first
+	 * byte, and full of garbage (the stub writes only the non-zero
+	 * ones): all zero after, the page behind the run untouched */
+	memset(arena + 24 * PG, 0, 4 * PG);
+	arena[25 * PG + PG - 1] = 1;
+	arena[26 * PG] = 0x80;
+	memset(arena + 27 * PG, 0x5a, PG);
+	l1[0] = (A + 24 * PG) | RELOC_IND_DESTINATION;
+	l1[1] = 4 << 12 | RELOC_IND_LENGTH;
+	l1[2] = RELOC_IND_ZERO;
+	l1[3] = RELOC_IND_DONE;
+	reloc_copy(A + 20 * PG);
+	for (unsigned i = 0; i < 4 * PG; i++)
+		ASSERT_EQ(arena[24 * PG + i], 0);
+	ASSERT_EQ(arena[28 * PG], 0x5a);
+	ASSERT_EQ(reloc_csum_list(A + 20 * PG), 0);
 }
 
 /* The control block layout is ABI with stub.S. */
