@@ -22,7 +22,8 @@
 # kjresume partition, which the firmware cannot read: the loader gets its
 # first block's offset from its settings and reads the rest through the
 # extent map kjsave records; refusal cases other than ramsize need
-# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1), KJ_CPU (QEMU -cpu),
+# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1),
+# KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_CPU (QEMU -cpu),
 # KJ_TIMEOUT.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -110,7 +111,7 @@ kj_log "$name: boot 1: A (-smp $smp, -m $mem, $mib MiB workload) hibernates"
 kj_follow "$name-save"
 kj_qemu "$name-save" "$tmo" -m "$mem" -smp "$smp" "${drive[@]}" \
 	-kernel "$kdir/bzImage" -initrd "$KJ_OUT/$ver/a.cpio.gz" \
-	-append "console=ttyS0 panic=1 efi=noruntime kjrole=A kjmib=$mib kjrounds=$cycles kjmemmax=$memmax kjsave=$level kjhibernate=$hibdev ${KJ_APPEND:-}"
+	-append "console=ttyS0 panic=1 efi=noruntime kjrole=A kjmib=$mib kjrounds=$cycles kjmemmax=$memmax kjsave=$level ${KJ_SAVEOPT:+kjsaveopt=$KJ_SAVEOPT} kjhibernate=$hibdev ${KJ_APPEND:-}"
 kj_unfollow "$name-save"
 [ -n "${KJ_SHOW:-}" ] || serial "$name-save" | grep -a '^KJ-'
 if ! serial "$name-save" | grep -a >/dev/null '^KJ-B: image saved'; then
@@ -120,6 +121,11 @@ fi
 get_img
 "$kjimage" verify "$img" || fail "kjimage verify failed on the saved image"
 "$kjimage" info "$img" > "$KJ_OUT/$name.info"
+# the chunk check the loader is about to verify: XXH64, or CRC32 (--crc32)
+case "$(sed -n 's/^incompat *//p' "$KJ_OUT/$name.info")" in
+*xxh64*) [ "${KJ_SAVEOPT:-}" != --crc32 ] || fail "kjsave --crc32 wrote an XXH64 image" ;;
+*) [ "${KJ_SAVEOPT:-}" = --crc32 ] || fail "kjsave wrote a CRC32 image by default" ;;
+esac
 grep -q '^state *complete' "$KJ_OUT/$name.info" || fail "image not complete: $(grep ^state "$KJ_OUT/$name.info")"
 save_s=$(( $(date +%s) - start ))
 

@@ -33,7 +33,7 @@ if [ "$role" = B ]; then
 			target=/mnt${rest#*:}; inplace=--in-place ;;
 		esac
 		say "hibernating: saving A's memory to $target"
-		/bin/kjsave $inplace -l "$(arg kjsave)" "$target" || die "kjsave failed"
+		/bin/kjsave $inplace $(arg kjsaveopt) -l "$(arg kjsave)" "$target" || die "kjsave failed"
 		case $dev in *:*:*) umount /mnt || die "cannot unmount ${rest%%:*}" ;; esac
 		say "image saved; powering off"
 		sync
@@ -72,7 +72,7 @@ fi
 
 [ "$role" = A ] || die "unknown kjrole=$role"
 
-save=$(arg kjsave); badentry=$(arg kjbadentry); mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
+save=$(arg kjsave); saveopt=$(arg kjsaveopt); badentry=$(arg kjbadentry); mib=$(arg kjmib); rounds=$(arg kjrounds); memmax=$(arg kjmemmax); reenter=$(arg kjreenter)
 hib=$(arg kjhibernate)
 say "up, $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPUs, workload ${mib} MiB, $rounds round trips"
 
@@ -143,7 +143,7 @@ check_b_covered() {
 load_b() {
 	kexec -d -c --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 		--initrd=/b.cpio.gz \
-		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${hib:+kjhibernate=$hib} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
+		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${saveopt:+kjsaveopt=$saveopt} ${hib:+kjhibernate=$hib} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
 		/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 	check_b_covered || die "B's memory map is not covered by kexec's backup segments"
 }

@@ -17,8 +17,8 @@ qemu_suite() {
 		tests/qemu/crash-report.sh 6.12
 	run_step "hibernate/resume x3, 6.1, -smp 1, zlib image on a partition; refusals: flipped byte, lost tail, more RAM" \
 		env KJ_CYCLES=3 tests/qemu/hibernate.sh 6.1 1 256 flip truncate ramsize
-	run_step "hibernate/resume, 6.12, -smp 2, raw image file on the ESP; refusal: truncated file" \
-		env KJ_TARGET=esp KJ_LEVEL=0 tests/qemu/hibernate.sh 6.12 2 256 truncate
+	run_step "hibernate/resume, 6.12, -smp 2, raw image file on the ESP with CRC32 chunk checks (kjsave --crc32); refusal: truncated file" \
+		env KJ_TARGET=esp KJ_LEVEL=0 KJ_SAVEOPT=--crc32 tests/qemu/hibernate.sh 6.12 2 256 truncate
 	run_step "hibernate/resume, 6.12, -smp 1, 3 GiB (RAM above 4 GiB)" \
 		env KJ_MEM=3072M tests/qemu/hibernate.sh 6.12 1 256
 	run_step "hibernate/resume, 6.12, -smp 1, image file on ext4 read through its extents; refusal: more RAM" \
