@@ -218,7 +218,7 @@ phases() { # FIRST TITLES(yes/no)
 {
 	echo "set terminal pngcairo size 1500,520 font 'DejaVu Sans,10'"
 	echo "set output '$out/resume.png'"
-	echo "set multiplot layout 1,3 title 'kjresume vs Linux swsusp in QEMU/TCG (q35, OVMF, Linux 6.12): seconds on the host, busy host; compare ratios, not absolute times' font ',11'"
+	echo "set multiplot layout 1,3 title 'kjresume vs Linux swsusp in QEMU/TCG (q35, OVMF, Linux 6.12): seconds on the host; compare ratios, not absolute times' font ',11'"
 	echo "set style data histograms"
 	echo "set style fill solid 0.85 border -1"
 	echo "set boxwidth 0.8"
