@@ -52,7 +52,7 @@ enum elfimg_err {
 	ELFIMG_E_CONSUMED,		/* image state is "consumed" */
 	ELFIMG_E_PLAIN,			/* plain core where a kj image is required */
 	ELFIMG_E_CHUNK_DATA,		/* chunk fails to decompress or has wrong size */
-	ELFIMG_E_CHUNK_CRC,		/* chunk CRC32 mismatch */
+	ELFIMG_E_CHUNK_CRC,		/* chunk check (CRC32 or XXH64) mismatch */
 	ELFIMG_E_ARG,			/* invalid argument from the caller */
 	ELFIMG_E_IO,			/* I/O error (tools only) */
 	ELFIMG_E_NOMEM,			/* allocation failed (writer only) */

@@ -624,7 +624,7 @@ struct worker {
 	uint8_t *tmp;
 	uint64_t csum, stored;
 	/* CPU time of this worker's jobs, us: decode (copy or inflate),
-	 * chunk CRC, copy checksum, scatter out of its staging buffer */
+	 * chunk check, copy checksum, scatter out of its staging buffer */
 	uint64_t us_dec, us_crc, us_sum, us_place;
 	enum elfimg_err err;
 	uint64_t err_job, err_dst, err_chunk;

@@ -164,7 +164,7 @@ static int cmd_verify(struct img *img)
 	free(buf);
 	printf("%s: OK, %" PRIu64 " bytes in %zu segments%s (%.1f s)\n",
 	       img->path, done, i->nsegs,
-	       i->kind == ELFIMG_KIND_KJ ? ", every chunk CRC32 matches" : "",
+	       i->kind == ELFIMG_KIND_KJ ? ", every chunk check matches" : "",
 	       (double)(now_ns() - t0) / 1e9);
 	return 0;
 }

@@ -76,7 +76,7 @@ subtract_ranges() {
 bytes() { local n=0 s e; while read -r s e; do n=$((n + e - s)); done < "$1"; echo $n; }
 ranges_hex() { while read -r s e; do printf '[%#x-%#x] ' "$s" $((e - 1)); done < "$1"; }
 
-# The image B saved: COMPLETE, every chunk CRC right, the entry of A's
+# The image B saved: COMPLETE, every chunk check right, the entry of A's
 # LINUXKJUMP note (B's KJ-ENTRY), and every byte of A's System RAM outside
 # B's own RAM in exactly one segment, none of B's RAM in any.
 saved_ok() {
@@ -118,7 +118,7 @@ saved_ok() {
 	cmp -s "$t.outside-b" "$t.segs-merged" || { echo "the image holds some of B's RAM"; return 1; }
 	# the image's own /memmap is that map
 	grep -q '^memmap ' "$info" || { echo "no /memmap recorded"; return 1; }
-	echo "image: complete, every chunk CRC ok, entry $img_entry = the LINUXKJUMP note's;" \
+	echo "image: complete, every chunk check ok, entry $img_entry = the LINUXKJUMP note's;" \
 		"$(wc -l < "$t.segs") segments, $(bytes "$t.segs") bytes: all $(bytes "$t.need") bytes of A's" \
 		"System RAM outside B's RAM ($(( $(bytes "$t.bram") >> 20 )) MiB), none of B's;" \
 		"$(( $(sed -n 's/^data-end *//p' "$info") >> 20 )) MiB on disk"

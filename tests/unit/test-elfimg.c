@@ -635,7 +635,7 @@ struct kjopts {
 	const struct elfimg_extent *ext;
 	size_t next;
 	bool no_note;
-	bool crc32;			/* chunk CRCs in CRC32, not CRC32C */
+	bool crc32;			/* chunk checks in CRC32, not XXH64 */
 };
 
 static struct sink write_kj(struct mem *m, const struct elfimg_wseg *ws,
