@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # relocate/selftest/run.sh EFI OUTDIR: boot the stub self-test under OVMF
 # once per mode (see efi.c) and check what it printed on COM1.
+# Each stage that passes its checksum prints the stub's own line first.
 #   0  4-level A, then a 4 -> 5-level switch    -> both stages ok, done
 #   1  4 -> 5-level switch, then 5 -> 4         -> both stages ok, done
 #   c  wrong expected checksum                  -> 'C' right after entering
@@ -54,12 +55,17 @@ run_mode() {
 	tr -d '\r' < "$log.serial" | grep -a 'KJST plan\|KJST mode' | sed 's/^/    /'
 }
 
+stub_ok="kjresume: memory restored and checked; entering A"
 for m in ${KJST_MODES:-0 1 c l}; do
 	case $m in
-	0) run_mode 0 "KJST stage 1 ok la57=0
+	0) run_mode 0 "$stub_ok
+KJST stage 1 ok la57=0
+$stub_ok
 KJST stage 2 ok la57=1
 KJST done" ;;
-	1) run_mode 1 "KJST stage 1 ok la57=1
+	1) run_mode 1 "$stub_ok
+KJST stage 1 ok la57=1
+$stub_ok
 KJST stage 2 ok la57=0
 KJST done" ;;
 	c) run_mode c "C" ;;
