@@ -411,27 +411,27 @@ reloc_enter:
 
 /* %bl = marker byte: print it on COM1 and port 0xe9, then halt forever. */
 .Lhalt:
-	movl	$0x100000, %ecx		/* bounded wait for THR empty */
-	movw	$0x3fd, %dx
-1:	inb	%dx, %al
-	testb	$0x20, %al
-	jnz	2f
-	pause
-	loop	1b
-2:	movw	$0x3f8, %dx
-	movb	%bl, %al
-	outb	%al, %dx
+	movzbl	%bl, %r8d
+	call	.Lputc
+	movl	%r8d, %eax
 	outb	%al, $0xe9
 3:	cli
 	hlt
 	jmp	3b
 
-/* %rsi = NUL-terminated string: print it on COM1 (bounded waits, so a
- * missing UART costs time, not the resume). Clobbers rax rcx rdx rsi r8. */
+/* %rsi = NUL-terminated string: print it on COM1. Clobbers rax rcx rdx rsi r8. */
 .Lputs:
 	movzbl	(%rsi), %r8d
 	testl	%r8d, %r8d
-	jz	3f
+	jz	1f
+	call	.Lputc
+	incq	%rsi
+	jmp	.Lputs
+1:	ret
+
+/* %r8b = byte: print it on COM1 after a bounded wait for THR empty (a
+ * missing UART costs time, not the resume). Clobbers rax rcx rdx. */
+.Lputc:
 	movl	$0x100000, %ecx
 	movw	$0x3fd, %dx
 1:	inb	%dx, %al
@@ -442,9 +442,7 @@ reloc_enter:
 2:	movw	$0x3f8, %dx
 	movl	%r8d, %eax
 	outb	%al, %dx
-	incq	%rsi
-	jmp	.Lputs
-3:	ret
+	ret
 	.size reloc_enter, . - reloc_enter
 
 .Lmsg_done:
