@@ -148,6 +148,11 @@ line() { awk -F'\t' -v p="$2" 'index($3, p) {print $3; exit}' "$out/$1.log"; }
 exit_at() { awk -F'\t' '$3 ~ /^STAMP-EXIT/ {print $1}' "$out/$1.log"; }
 exit_cpu() { awk -F'\t' '$3 ~ /^STAMP-EXIT/ {print $2}' "$out/$1.log"; }
 sub() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.2f", a - b }'; }
+# hibernate time of boot NAME, "WALL CPU": "KJ-T: hibernate" to QEMU's exit
+hib_times() {
+	echo "$(sub "$(exit_at "$1")" "$(at "$1" "KJ-T: hibernate")")" \
+		"$(sub "$(exit_cpu "$1")" "$(cpu_at "$1" "KJ-T: hibernate")")"
+}
 check() { # NAME WANT: the boot printed WANT and no failure
 	if grep -aq 'KJ-RESULT FAIL\|Kernel panic\|STAMP-TIMEOUT' "$out/$1.log" || [ -z "$(at "$1" "$2")" ]; then
 		log "$1: no '$2'; last lines:"
@@ -230,8 +235,7 @@ swsusp() { # COMPRESSOR
 	qrun "$name-hib" -- -kernel "$kdir/bzImage" -initrd "$out/s.cpio.gz" \
 		-append "$append kjrole=S kjphase=hibernate kjmib=$n hibernate.compressor=$comp"
 	check "$name-hib" "PM: hibernation: Wrote" || return 1
-	hib=$(sub "$(exit_at "$name-hib")" "$(at "$name-hib" "KJ-T: hibernate")")
-	hibc=$(sub "$(exit_cpu "$name-hib")" "$(cpu_at "$name-hib" "KJ-T: hibernate")")
+	read -r hib hibc < <(hib_times "$name-hib")
 	# pages in the image (uncompressed) and pages on disk
 	mem=$(line "$name-hib" "PM: hibernation: Wrote" | sed -n 's/.*Wrote \([0-9]*\) kbytes.*/\1/p')
 	mem=$(awk -v k="$mem" 'BEGIN {printf "%.1f", k / 1024}')
@@ -272,8 +276,7 @@ kjresume() { # LEVEL
 	qrun "$name-hib" -- -kernel "$kdir/bzImage" -initrd "$out/a.cpio.gz" \
 		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$level"
 	check "$name-hib" "KJ-T: B saved" || return 1
-	hib=$(sub "$(exit_at "$name-hib")" "$(at "$name-hib" "KJ-T: hibernate")")
-	hibc=$(sub "$(exit_cpu "$name-hib")" "$(cpu_at "$name-hib" "KJ-T: hibernate")")
+	read -r hib hibc < <(hib_times "$name-hib")
 	kj_part_dump "$disk" 2 "$out/img"
 	"$kjimage" info "$out/img" > "$out/$name.info" || return 1
 	rm -f "$out/img"
