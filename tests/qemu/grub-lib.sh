@@ -201,9 +201,44 @@ kjg_wait() {
 	return 1
 }
 
-# kjg_send STRING: type into the serial console (printf escapes: \033[B
-# is the down arrow, \r is Enter).
+# kjg_send STRING: type into the serial console (printf escapes: \r is
+# Enter). OVMF's terminal driver polls the same UART as GRUB and takes
+# whatever bytes it reads first, so a key can get lost: kjg_pick checks
+# what GRUB made of them.
 kjg_send() { printf "$1" > "$KJ_OUT/$KJG_NAME.fifo.in"; }
+
+# kjg_row ERE: the screen row of the last menu line drawn matching ERE
+# (GRUB draws each entry at column 3, "*" first if it is highlighted)
+kjg_row() { kjg_serial | grep -aoE "\[[0-9]+;3H$1" | tail -n 1 | sed -E 's/^\[([0-9]+);.*/\1/'; }
+
+# kjg_clears: how many times the console was cleared (ESC [ H ESC [ J)
+kjg_clears() { kjg_serial | grep -aoF $'\e[H\e[J' | wc -l; }
+
+# kjg_pick TITLE: move the highlight to the menu entry TITLE (plain
+# 'v'/'^': one byte each, no escape sequence to be split), one key at a
+# time until GRUB has drawn it highlighted, then Enter until GRUB leaves
+# the menu (the screen is cleared).
+kjg_pick() {
+	local title=$1 want row n=0 clears
+	want=$(kjg_row "[ *]$title")
+	[ -n "$want" ] || return 1
+	while [ $n -lt 20 ]; do
+		n=$((n + 1))
+		row=$(kjg_row '\*')
+		[ -n "$row" ] || return 1
+		if [ "$row" -lt "$want" ]; then kjg_send 'v'
+		elif [ "$row" -gt "$want" ]; then kjg_send '^'
+		else
+			clears=$(kjg_clears)
+			kjg_send '\r'
+			sleep 3
+			[ "$(kjg_clears)" -gt "$clears" ] && return 0
+			continue
+		fi
+		sleep 2
+	done
+	return 1
+}
 
 # kjg_end [SECONDS]: let QEMU finish (power off) for up to SECONDS, then
 # stop it. The QEMU started here is the only process it signals.

@@ -24,7 +24,7 @@
 #              saves the image, grub.cfg on the ESP gets the block (written
 #              in A, on vfat)
 #   discard    the "Boot normally (discard hibernated image)" entry picked
-#              with the arrow keys: the image becomes consumed, A boots
+#              with keys ('v', Enter): the image becomes consumed, A boots
 #              normally, the block is gone
 #   damaged    the saved image with one byte flipped: the loader refuses,
 #              GRUB discards it and boots A normally
@@ -229,7 +229,9 @@ case_discard() {
 	if ! kjg_wait 'Boot normally \(discard hibernated image\)' 180; then
 		report $n; failc "discard: no menu"; return
 	fi
-	kjg_send '\033[B'; sleep 1; kjg_send '\r'
+	if ! kjg_pick 'Boot normally \(discard hibernated image\)'; then
+		report $n; failc "discard: GRUB did not take the keys"; return
+	fi
 	if ! kjg_wait '^KJ-A: up' 300; then
 		report $n; failc "discard: A did not boot normally"; return
 	fi
