@@ -82,6 +82,7 @@ _Static_assert(sizeof(struct elfimg_shdr) == 64, "shdr");
 #define ELFIMG_RESUME_LA57	(1u << 0)
 #define ELFIMG_RESUME_GDT	(1u << 1)
 #define ELFIMG_RESUME_EFI_RT	(1u << 2)	/* A uses EFI runtime services */
+#define ELFIMG_RESUME_FREE_ANY	(1u << 3)	/* A's free pages: any content */
 #define ELFIMG_RELEASE_LEN	72
 
 struct elfimg_resume_note {

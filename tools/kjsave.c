@@ -65,8 +65,12 @@ static void usage(FILE *f)
 "      --vmcore-layout   the input is laid out by fs/proc/vmcore.c (default\n"
 "                        for /proc/vmcore; docs/FORMAT.md section 7)\n"
 "      --keep-free       save the free pages of A's buddy allocator too\n"
-"                        (default: found through A's VMCOREINFO, saved as\n"
-"                        zero pages; docs/FORMAT.md section 9)\n"
+"                        (default: found through A's VMCOREINFO and left\n"
+"                        out of the image if A's resume note says their\n"
+"                        content does not matter, else saved as zero\n"
+"                        pages; docs/FORMAT.md section 9)\n"
+"      --zero-free       save A's free pages as zero pages even where they\n"
+"                        could be left out\n"
 "      --crc32           chunk checks in CRC32, for loaders older than XXH64\n"
 "                        images (default XXH64: docs/FORMAT.md section 2.3)\n"
 "  -v, --verbose         also list where each saved range is read from\n"
@@ -512,6 +516,75 @@ static int read_mem_filtered(void *ctx, uint64_t paddr, void *vbuf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+/*
+ * holes = the largest runs of drop, at most MAX_HOLES of them, left out of
+ * the segments altogether. Only when A's resume note says A relies on
+ * nothing in its free pages (neither init_on_free nor page poisoning): the
+ * loader then leaves them as it finds them, so it neither writes nor
+ * checks them. The rest of drop is saved as zero units. MAX_HOLES keeps
+ * the segment count well inside what a loader accepts (4096).
+ */
+#define MAX_HOLES 1024
+static struct spans holes;
+
+static int cmp_span_len_desc(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	uint64_t lx = x->end - x->start, ly = y->end - y->start;
+
+	if (lx != ly)
+		return lx < ly ? 1 : -1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static void make_holes(void)
+{
+	struct spans by_len = { 0 };
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < drop.n; i++)
+		span_add(&by_len, drop.v[i].start, drop.v[i].end);
+	qsort(by_len.v, by_len.n, sizeof(*by_len.v), cmp_span_len_desc);
+	for (size_t i = 0; i < by_len.n && i < MAX_HOLES; i++) {
+		span_add(&holes, by_len.v[i].start, by_len.v[i].end);
+		n += (by_len.v[i].end - by_len.v[i].start) >> 12;
+	}
+	spans_norm(&holes);
+	say("left out %" PRIu64 " of the dropped pages (%" PRIu64 " MiB, %zu "
+	    "ranges): A's free pages need no particular content", n, n >> 8,
+	    holes.n);
+	free(by_len.v);
+}
+
+/* The image's segments: the core's, minus the holes. */
+static struct elfimg_wseg *segments_minus_holes(size_t *nws)
+{
+	size_t n = 0, cap = in.info.nsegs + holes.n;
+	struct elfimg_wseg *ws = calloc(cap ? cap : 1, sizeof(*ws));
+
+	if (!ws) {
+		perror("kjsave");
+		exit(1);
+	}
+	for (size_t i = 0; i < in.info.nsegs; i++) {
+		uint64_t a = in.segs[i].paddr, end = a + in.segs[i].memsz;
+		size_t h = spans_at(holes.v, holes.n, a);
+
+		for (; a < end; h++) {
+			uint64_t b = h < holes.n && holes.v[h].start < end ?
+				     holes.v[h].start : end;
+
+			if (b > a)
+				ws[n++] = (struct elfimg_wseg){ a, b - a };
+			if (h >= holes.n || holes.v[h].start >= end)
+				break;
+			a = holes.v[h].end;
+		}
+	}
+	*nws = n;
+	return ws;
 }
 
 /*
@@ -1204,6 +1277,7 @@ int main(int argc, char **argv)
 		{ "mem", required_argument, NULL, 'M' },
 		{ "vmcore-layout", no_argument, NULL, 'L' },
 		{ "keep-free", no_argument, NULL, 'K' },
+		{ "zero-free", no_argument, NULL, 'Z' },
 		{ "crc32", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1220,12 +1294,14 @@ int main(int argc, char **argv)
 	struct ranges mm = { 0 }, scratch = { 0 }, ram = { 0 };
 	bool no_scratch = false, no_fiemap = false, scratch_given = false;
 	bool keep_free = false;
+	bool zero_free = false;
 	bool in_place = false;
 	bool is_vmcore, is_file;
 	static struct elfimg_extent ext[MAX_EXTENTS], ext2[MAX_EXTENTS];
 	size_t next = 0, next2 = 0;
 	struct elfimg_resume_note rn;
 	struct elfimg_wseg *ws;
+	size_t nws = 0;
 	struct elfimg_writer *w = NULL;
 	const struct elfimg_wstats *st;
 	enum elfimg_err err;
@@ -1273,6 +1349,7 @@ int main(int argc, char **argv)
 		case 'M': mem_path = optarg; break;
 		case 'L': kernel_layout = true; break;
 		case 'K': keep_free = true; break;
+		case 'Z': zero_free = true; break;
 		case 'C': p.crc32 = true; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
@@ -1374,11 +1451,10 @@ bad:
 	else
 		find_free(&aram, &bram, &san.save);
 
-	ws = calloc(in.info.nsegs, sizeof(*ws));
-	if (!ws)
-		return 1;
-	for (size_t i = 0; i < in.info.nsegs; i++)
-		ws[i] = (struct elfimg_wseg){ in.segs[i].paddr, in.segs[i].memsz };
+	if (drop.n && !zero_free &&
+	    (in.info.resume_flags & ELFIMG_RESUME_FREE_ANY))
+		make_holes();
+	ws = segments_minus_holes(&nws);
 
 	if (in.info.have_resume_note) {
 		memset(&rn, 0, sizeof(rn));
@@ -1423,7 +1499,7 @@ bad:
 		p.extents_reserve = 0;
 
 	t0 = now_ns();
-	if ((err = elfimg_writer_new(&p, ws, in.info.nsegs, &w)) ||
+	if ((err = elfimg_writer_new(&p, ws, nws, &w)) ||
 	    (err = elfimg_writer_write_data(w)))
 		goto werr;
 	st = elfimg_writer_stats(w);
@@ -1484,7 +1560,7 @@ bad:
 		fprintf(stderr, "kjsave: %s: %" PRIu64 " MiB of memory in %zu "
 			"segments -> %" PRIu64 " MiB (%" PRIu64 " zero pages "
 			"dropped, %zu extents) in %.1f s, state complete\n",
-			output, st->mem_bytes >> 20, in.info.nsegs,
+			output, st->mem_bytes >> 20, nws,
 			st->data_end >> 20, st->zero_units, next, secs);
 	}
 	elfimg_writer_free(w);
@@ -1498,6 +1574,7 @@ bad:
 	free(bram.v);
 	free(san.save.v);
 	free(drop.v);
+	free(holes.v);
 	free(pieces);
 	free(synth);
 	if (mem_fd >= 0)

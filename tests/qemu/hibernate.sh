@@ -23,8 +23,8 @@
 # first block's offset from its settings and reads the rest through the
 # extent map kjsave records; refusal cases other than ramsize need
 # write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1),
-# KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_CPU (QEMU -cpu),
-# KJ_TIMEOUT.
+# KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_APPEND (more of A's
+# command line, e.g. init_on_free=1), KJ_CPU (QEMU -cpu), KJ_TIMEOUT.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -126,6 +126,27 @@ case "$(sed -n 's/^incompat *//p' "$KJ_OUT/$name.info")" in
 *xxh64*) [ "${KJ_SAVEOPT:-}" != --crc32 ] || fail "kjsave --crc32 wrote an XXH64 image" ;;
 *) [ "${KJ_SAVEOPT:-}" = --crc32 ] || fail "kjsave wrote a CRC32 image by default" ;;
 esac
+# A's free pages: left out of the image when A's resume note says their
+# content does not matter (flag free-any); saved as zero pages when A runs
+# with init_on_free=1 (KJ_APPEND), which relies on them being zero
+aflags=$(sed -n 's/^resume-flags *//p' "$KJ_OUT/$name.info")
+case " ${KJ_APPEND:-} " in
+*" init_on_free=1 "*) want_any=no ;;
+*) want_any=yes ;;
+esac
+case "$aflags" in *free-any*) got_any=yes ;; *) got_any=no ;; esac
+[ $got_any = $want_any ] || fail "A's resume flags are '$aflags' with '${KJ_APPEND:-}' on its command line"
+if [[ " ${KJ_SAVEOPT:-} " == *" --keep-free "* || " ${KJ_SAVEOPT:-} " == *" --zero-free "* ]]; then
+	: # kjsave was told to keep them, or to zero them
+elif [ $got_any = yes ]; then
+	serial "$name-save" | grep -aq "^kjsave: left out [1-9][0-9]* of the dropped pages" ||
+		fail "A's free pages need no content, but kjsave did not leave them out"
+else
+	serial "$name-save" | grep -aq "^kjsave: dropped [1-9][0-9]* free pages" ||
+		fail "kjsave did not save A's free pages as zero pages"
+	! serial "$name-save" | grep -aq "^kjsave: left out" ||
+		fail "kjsave left out free pages that A needs zeroed"
+fi
 grep -q '^state *complete' "$KJ_OUT/$name.info" || fail "image not complete: $(grep ^state "$KJ_OUT/$name.info")"
 save_s=$(( $(date +%s) - start ))
 

@@ -578,14 +578,14 @@ static int run(const char *fmt, ...)
 
 #define CORE_DATA 0x10000ull
 
-static void write_core(const char *path, bool with_vmcoreinfo)
+static void write_core(const char *path, bool with_vmcoreinfo, uint32_t flags)
 {
 	struct elfimg_ehdr e = { .e_type = ELFIMG_ET_CORE,
 				 .e_machine = ELFIMG_EM_X86_64,
 				 .e_version = 1, .e_phoff = 64, .e_ehsize = 64,
 				 .e_phentsize = 56, .e_phnum = 2 };
 	struct elfimg_phdr ph[2] = { 0 };
-	struct elfimg_resume_note rn = { .version = 1, .flags = 7,
+	struct elfimg_resume_note rn = { .version = 1, .flags = flags,
 					 .entry = ENTRY };
 	static uint8_t notes[8192];
 	uint8_t *p = notes;
@@ -679,7 +679,7 @@ TEST(fp_kjsave_end_to_end)
 	snprintf(mm, sizeof(mm), "%s/memmap", dir);
 	snprintf(log, sizeof(log), "%s/log.txt", dir);
 	build(true, false, false, true);
-	write_core(core, true);
+	write_core(core, true, 7);
 	ASSERT_EQ(run("printf '00000000-000fffff : Reserved\\n%08llx-%08llx : "
 		      "System RAM\\n' > %s", B_START, B_END - 1, io), 0);
 	ASSERT_EQ(run("mkdir -p %s/0 %s/1 && echo 0x0 > %s/0/start && "
@@ -698,6 +698,27 @@ TEST(fp_kjsave_end_to_end)
 		      BUDDY_PAGES, BUDDY_PAGES, log), 0);
 	check_image(img, true);
 
+	/* A says its free pages need no content: they are left out */
+	write_core(core, true, 7 | ELFIMG_RESUME_FREE_ANY);
+	ASSERT_EQ(run("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
+		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
+	ASSERT_EQ(run("grep -q '^kjsave: left out %d of the dropped pages (6 MiB, %zu "
+		      "ranges): A.s free pages need no particular content$' %s",
+		      WANT_PAGES, sizeof(want_free) / sizeof(want_free[0]), log), 0);
+	ASSERT_EQ(run("%s/kjimage info %s | grep -q '^resume-flags .* free-any'",
+		      KJ_TOOLS_DIR, img), 0);
+	/* segments: [RAM_START, B_START) and [B_END, MEM) minus the five
+	 * free ranges, the second of which ends at B_START: 2 + 5 - 1 */
+	ASSERT_EQ(run("grep -q 'MiB of memory in 6 segments' %s", log), 0);
+	check_image(img, true);
+	/* --zero-free: dropped, but as zero pages */
+	ASSERT_EQ(run("%s/kjsave --zero-free -i %s -m %s --iomem %s --mem none "
+		      "%s 2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
+	ASSERT(run("grep -q 'left out' %s", log) != 0);
+	ASSERT_EQ(run("grep -q 'MiB of memory in 2 segments' %s", log), 0);
+	check_image(img, true);
+	write_core(core, true, 7);
+
 	/* --keep-free: everything saved */
 	ASSERT_EQ(run("%s/kjsave --keep-free -i %s -m %s --iomem %s --mem none "
 		      "%s 2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
@@ -706,13 +727,13 @@ TEST(fp_kjsave_end_to_end)
 
 	/* any doubt: a reason, nothing dropped, the image still made */
 	build_vmcoreinfo("SIZE(page)=", 0);
-	write_core(core, true);
+	write_core(core, true, 7);
 	ASSERT_EQ(run("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
 		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
 	ASSERT_EQ(run("grep -q 'free pages kept (none dropped): VMCOREINFO "
 		      "has no SIZE(page)' %s", log), 0);
 	check_image(img, false);
-	write_core(core, false);
+	write_core(core, false, 7);
 	ASSERT_EQ(run("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
 		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
 	ASSERT_EQ(run("grep -q 'free pages kept: .* has no VMCOREINFO' %s",
