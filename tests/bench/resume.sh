@@ -8,7 +8,7 @@
 #
 # For each workload size N MiB (tests/qemu/workload.c: N MiB of live,
 # checksummed memory) one disk (GPT: ESP with kjresume.efi, the image
-# partition "kjresume", a swap partition) and RAM = 2 N + 512 MiB (swsusp
+# partition "kjresume", a swap partition) and RAM = 2 N + 512 MiB, + N/16 beyond N = 1024 (swsusp
 # needs room for its in-memory copy of the image), every configuration
 # is run in turn, each as one hibernating boot and one resuming boot:
 #
@@ -307,7 +307,9 @@ kjresume() { # LEVEL
 
 start=$(date +%s)
 for n in "${sizes[@]}"; do
-	ram=$((2 * n + 512))
+	# swsusp needs room for its copy of the image; beyond N = 1024 2 N +
+	# 512 MiB falls short of its preallocation (at N = 4096 by 15 MiB)
+	ram=$((2 * n + 512 + (n > 1024 ? n / 16 : 0)))
 	disk=$out/n$n.disk
 	make_disk "$disk" "$ram" || die "cannot build the disk"
 	# with KJ_BENCH_APPEND_RESULTS, runs are numbered on from the last one

@@ -113,7 +113,7 @@ kj_make_disk() {
 # kj_part DISK N: "OFFSET SIZE" in bytes of partition N.
 kj_part() {
 	sgdisk -i "$2" "$1" | awk '/^First sector/ {f=$3} /^Last sector/ {l=$3}
-		END {printf "%d %d\n", f * 512, (l - f + 1) * 512}'
+		END {printf "%.0f %.0f\n", f * 512, (l - f + 1) * 512}' # mawk's %d stops at 2^31 - 1
 }
 
 # kj_part_dump DISK N FILE: copy partition N out (for kjimage on the host).
