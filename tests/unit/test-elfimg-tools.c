@@ -5,9 +5,7 @@
  * core), mark, and the refusals (no entry, truncated image, kj input).
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -17,41 +15,12 @@
 #define KJ_TOOLS_DIR "build/tools"
 #endif
 
-static char dir[256];
-
-static void cleanup(void)
-{
-	char cmd[300];
-
-	if (getenv("KJ_KEEP")) {	/* for debugging a failure */
-		fprintf(stderr, "kept %s\n", dir);
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
+static const char *dir;
 
 static void setup(void)
 {
-	if (dir[0])
-		return;
-	snprintf(dir, sizeof(dir), "/tmp/kj-tools-XXXXXX");
-	ASSERT(mkdtemp(dir));
-	atexit(cleanup);
-}
-
-static int run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+	dir = test_tmpdir();
+	ASSERT(dir);
 }
 
 static uint8_t data_byte(uint64_t off)
@@ -161,7 +130,7 @@ static void check_extract(const char *img, uint64_t addr, uint64_t len)
 	FILE *f;
 
 	snprintf(out, sizeof(out), "%s/extract.bin", dir);
-	ASSERT_EQ(run("%s/kjimage -q extract %s 0x%llx 0x%llx %s 2>/dev/null",
+	ASSERT_EQ(test_sh("%s/kjimage -q extract %s 0x%llx 0x%llx %s 2>/dev/null",
 		      KJ_TOOLS_DIR, img, (unsigned long long)addr,
 		      (unsigned long long)len, out), 0);
 	f = fopen(out, "rb");
@@ -189,13 +158,13 @@ TEST(tools_save_verify_extract)
 	write_core(core, true);
 	for (int level = 0; level <= 6; level += 6) {
 		snprintf(img, sizeof(img), "%s/img%d", dir, level);
-		ASSERT_EQ(run("%s/kjsave -q -l %d -i %s %s", KJ_TOOLS_DIR,
+		ASSERT_EQ(test_sh("%s/kjsave -q -l %d -i %s %s", KJ_TOOLS_DIR,
 			      level, core, img), 0);
-		ASSERT_EQ(run("%s/kjimage info %s | grep -q 'state *complete'",
+		ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q 'state *complete'",
 			      KJ_TOOLS_DIR, img), 0);
-		ASSERT_EQ(run("%s/kjimage info %s | grep -q 'entry *0x1000fb'",
+		ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q 'entry *0x1000fb'",
 			      KJ_TOOLS_DIR, img), 0);
-		ASSERT_EQ(run("%s/kjimage -q verify %s >/dev/null",
+		ASSERT_EQ(test_sh("%s/kjimage -q verify %s >/dev/null",
 			      KJ_TOOLS_DIR, img), 0);
 		/* across segment ends, a zero tail and a hole */
 		check_extract(img, 0x9f000, 0x70000);
@@ -204,10 +173,10 @@ TEST(tools_save_verify_extract)
 	}
 	/* the plain core reads the same */
 	check_extract(core, 0x4ff000, 0x102000);
-	ASSERT_EQ(run("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, core),
+	ASSERT_EQ(test_sh("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, core),
 		  0);
 	/* kjsave does not take its own output as input */
-	ASSERT(run("%s/kjsave -q -i %s %s/again 2>/dev/null", KJ_TOOLS_DIR,
+	ASSERT(test_sh("%s/kjsave -q -i %s %s/again 2>/dev/null", KJ_TOOLS_DIR,
 		   img, dir) != 0);
 }
 
@@ -219,31 +188,31 @@ TEST(tools_states_and_refusals)
 	snprintf(core, sizeof(core), "%s/vmcore-nonote", dir);
 	snprintf(img, sizeof(img), "%s/img-nonote", dir);
 	write_core(core, false);
-	ASSERT(run("%s/kjsave -q -i %s %s 2>/dev/null", KJ_TOOLS_DIR, core,
+	ASSERT(test_sh("%s/kjsave -q -i %s %s 2>/dev/null", KJ_TOOLS_DIR, core,
 		   img) != 0);
-	ASSERT_EQ(run("%s/kjsave -q -e 0x2000010 -i %s %s", KJ_TOOLS_DIR, core,
+	ASSERT_EQ(test_sh("%s/kjsave -q -e 0x2000010 -i %s %s", KJ_TOOLS_DIR, core,
 		      img), 0);
-	ASSERT_EQ(run("%s/kjimage info %s | grep -q 'entry *0x2000010'",
+	ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q 'entry *0x2000010'",
 		      KJ_TOOLS_DIR, img), 0);
 	/* complete -> consumed, and no way back */
-	ASSERT(run("%s/kjimage mark %s complete 2>/dev/null", KJ_TOOLS_DIR,
+	ASSERT(test_sh("%s/kjimage mark %s complete 2>/dev/null", KJ_TOOLS_DIR,
 		   img) != 0);
-	ASSERT_EQ(run("%s/kjimage mark %s consumed", KJ_TOOLS_DIR, img), 0);
-	ASSERT_EQ(run("%s/kjimage info %s | grep -q 'state *consumed'",
+	ASSERT_EQ(test_sh("%s/kjimage mark %s consumed", KJ_TOOLS_DIR, img), 0);
+	ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q 'state *consumed'",
 		      KJ_TOOLS_DIR, img), 0);
-	ASSERT(run("%s/kjimage mark %s complete 2>/dev/null", KJ_TOOLS_DIR,
+	ASSERT(test_sh("%s/kjimage mark %s complete 2>/dev/null", KJ_TOOLS_DIR,
 		   img) != 0);
 	/* a truncated image */
-	ASSERT_EQ(run("truncate -s -4096 %s", img), 0);
-	ASSERT(run("%s/kjimage -q verify %s >/dev/null 2>&1", KJ_TOOLS_DIR,
+	ASSERT_EQ(test_sh("truncate -s -4096 %s", img), 0);
+	ASSERT(test_sh("%s/kjimage -q verify %s >/dev/null 2>&1", KJ_TOOLS_DIR,
 		   img) != 0);
-	ASSERT(run("%s/kjimage info %s >/dev/null 2>&1", KJ_TOOLS_DIR, img) != 0);
+	ASSERT(test_sh("%s/kjimage info %s >/dev/null 2>&1", KJ_TOOLS_DIR, img) != 0);
 }
 
 static void memmap_entry(const char *mm, int i, uint64_t start, uint64_t end,
 			 const char *type)
 {
-	ASSERT_EQ(run("mkdir -p %s/%d && echo 0x%llx > %s/%d/start && "
+	ASSERT_EQ(test_sh("mkdir -p %s/%d && echo 0x%llx > %s/%d/start && "
 		      "echo 0x%llx > %s/%d/end && echo '%s' > %s/%d/type",
 		      mm, i, (unsigned long long)start, mm, i,
 		      (unsigned long long)end, mm, i, type, mm, i), 0);
@@ -267,35 +236,35 @@ TEST(tools_memmap_and_scratch)
 	memmap_entry(mm, 4, 0xfeffc000, 0xfeffffff, "ACPI Non-volatile Storage");
 	memmap_entry(mm, 5, 0x700000, 0x1ffffff, "Reserved");
 	memmap_entry(mm, 6, 0x2123000, 0x3ffffff, "Reserved");
-	ASSERT_EQ(run("%s/kjsave -q -m %s -s 0x800000-0x1000000 -i %s %s",
+	ASSERT_EQ(test_sh("%s/kjsave -q -m %s -s 0x800000-0x1000000 -i %s %s",
 		      KJ_TOOLS_DIR, mm, core, img), 0);
-	ASSERT_EQ(run("%s/kjimage info %s > %s/info.txt", KJ_TOOLS_DIR, img,
+	ASSERT_EQ(test_sh("%s/kjimage info %s > %s/info.txt", KJ_TOOLS_DIR, img,
 		      dir), 0);
-	ASSERT_EQ(run("grep -q 'memmap .*0x000000001000-0x00000009fbff. type 1' "
+	ASSERT_EQ(test_sh("grep -q 'memmap .*0x000000001000-0x00000009fbff. type 1' "
 		      "%s/info.txt", dir), 0);
-	ASSERT_EQ(run("grep -q '0x0000feffc000-0x0000feffffff. type 4' "
+	ASSERT_EQ(test_sh("grep -q '0x0000feffc000-0x0000feffffff. type 4' "
 		      "%s/info.txt", dir), 0);
-	ASSERT_EQ(run("grep -q 'scratch .*0x000000800000-0x000000ffffff' "
+	ASSERT_EQ(test_sh("grep -q 'scratch .*0x000000800000-0x000000ffffff' "
 		      "%s/info.txt", dir), 0);
 	/* a scratch range over a segment: every reader would reject the
 	 * image, so the writer does not mark it complete */
-	ASSERT(run("%s/kjsave -q -m %s -s 0x600000-0x1000000 -i %s %s "
+	ASSERT(test_sh("%s/kjsave -q -m %s -s 0x600000-0x1000000 -i %s %s "
 		   "2>/dev/null", KJ_TOOLS_DIR, mm, core, img) != 0);
-	ASSERT_EQ(run("%s/kjimage info %s | grep -q 'state *writing'",
+	ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q 'state *writing'",
 		      KJ_TOOLS_DIR, img), 0);
 	/* RAM in the map that the core does not hold, and nothing else to
 	 * read it from: refused, the image would be incomplete */
 	memmap_entry(mm, 7, 0x4000000, 0x4ffffff, "System RAM");
-	ASSERT(run("%s/kjsave -m %s -i %s %s 2>%s/err.txt", KJ_TOOLS_DIR, mm,
+	ASSERT(test_sh("%s/kjsave -m %s -i %s %s 2>%s/err.txt", KJ_TOOLS_DIR, mm,
 		   core, img, dir) != 0);
-	ASSERT_EQ(run("grep -q '0x4000000-0x4ffffff of A.s RAM is readable "
+	ASSERT_EQ(test_sh("grep -q '0x4000000-0x4ffffff of A.s RAM is readable "
 		      "neither' %s/err.txt", dir), 0);
-	ASSERT_EQ(run("rm -rf %s/7", mm), 0);
+	ASSERT_EQ(test_sh("rm -rf %s/7", mm), 0);
 	/* a map that misses a segment is not recorded (warning) */
-	ASSERT_EQ(run("rm -rf %s/3", mm), 0);
-	ASSERT_EQ(run("%s/kjsave -q -m %s -i %s %s 2>/dev/null", KJ_TOOLS_DIR,
+	ASSERT_EQ(test_sh("rm -rf %s/3", mm), 0);
+	ASSERT_EQ(test_sh("%s/kjsave -q -m %s -i %s %s 2>/dev/null", KJ_TOOLS_DIR,
 		      mm, core, img), 0);
-	ASSERT(run("%s/kjimage info %s | grep -q memmap", KJ_TOOLS_DIR, img)
+	ASSERT(test_sh("%s/kjimage info %s | grep -q memmap", KJ_TOOLS_DIR, img)
 	       != 0);
 }
 
@@ -457,13 +426,13 @@ static void check_hostile_image(const char *img)
 	static uint8_t buf[1 << 16];
 	FILE *f;
 
-	ASSERT_EQ(run("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, img), 0);
-	ASSERT_EQ(run("%s/kjimage info %s > %s/hinfo.txt", KJ_TOOLS_DIR, img,
+	ASSERT_EQ(test_sh("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, img), 0);
+	ASSERT_EQ(test_sh("%s/kjimage info %s > %s/hinfo.txt", KJ_TOOLS_DIR, img,
 		      dir), 0);
-	ASSERT_EQ(run("grep -q 'state *complete' %s/hinfo.txt", dir), 0);
-	ASSERT_EQ(run("grep -q 'entry *0x%llx' %s/hinfo.txt",
+	ASSERT_EQ(test_sh("grep -q 'state *complete' %s/hinfo.txt", dir), 0);
+	ASSERT_EQ(test_sh("grep -q 'entry *0x%llx' %s/hinfo.txt",
 		      (unsigned long long)H_ENTRY, dir), 0);
-	ASSERT_EQ(run("sed -n 's/^\\(segments\\)\\? *\\[0x\\([0-9a-f]*\\)"
+	ASSERT_EQ(test_sh("sed -n 's/^\\(segments\\)\\? *\\[0x\\([0-9a-f]*\\)"
 		      "-0x\\([0-9a-f]*\\)\\] chunks.*/\\2 \\3/p' %s/hinfo.txt "
 		      "> %s/segs.txt", dir, dir), 0);
 	snprintf(out, sizeof(out), "%s/segs-want.txt", dir);
@@ -473,16 +442,16 @@ static void check_hostile_image(const char *img)
 		fprintf(f, "%012llx %012llx\n", (unsigned long long)h_save[i].s,
 			(unsigned long long)h_save[i].e - 1);
 	ASSERT(fclose(f) == 0);
-	ASSERT_EQ(run("cmp -s %s/segs.txt %s", dir, out), 0);
+	ASSERT_EQ(test_sh("cmp -s %s/segs.txt %s", dir, out), 0);
 	/* B's RAM is the scratch */
-	ASSERT_EQ(run("grep -q '^ *.0x000000900000-0x000000beffff.$' "
+	ASSERT_EQ(test_sh("grep -q '^ *.0x000000900000-0x000000beffff.$' "
 		      "%s/hinfo.txt", dir), 0);
 	/* every saved byte is A's */
 	snprintf(out, sizeof(out), "%s/hextract.bin", dir);
 	for (size_t i = 0; i < sizeof(h_save) / sizeof(h_save[0]); i++) {
 		uint64_t s = h_save[i].s, len = h_save[i].e - s;
 
-		ASSERT_EQ(run("%s/kjimage -q extract %s 0x%llx 0x%llx %s",
+		ASSERT_EQ(test_sh("%s/kjimage -q extract %s 0x%llx 0x%llx %s",
 			      KJ_TOOLS_DIR, img, (unsigned long long)s,
 			      (unsigned long long)len, out), 0);
 		f = fopen(out, "rb");
@@ -517,56 +486,56 @@ TEST(tools_hostile_vmcore)
 	write_hostile(core, pm, io, mm);
 
 	/* the reader rejects it, as it should */
-	ASSERT(run("%s/kjimage -q verify %s >/dev/null 2>&1", KJ_TOOLS_DIR,
+	ASSERT(test_sh("%s/kjimage -q verify %s >/dev/null 2>&1", KJ_TOOLS_DIR,
 		   core) != 0);
-	ASSERT_EQ(run("%s/kjsave -v --vmcore-layout -i %s -m %s --iomem %s "
+	ASSERT_EQ(test_sh("%s/kjsave -v --vmcore-layout -i %s -m %s --iomem %s "
 		      "--mem %s %s 2>%s", KJ_TOOLS_DIR, core, mm, io, pm, img,
 		      log), 0);
 	check_hostile_image(img);
 	/* the policy at work, one line per entry */
-	ASSERT_EQ(run("grep -q 'PT_LOAD.1. paddr 0x1000000 .*kernel text view' %s",
+	ASSERT_EQ(test_sh("grep -q 'PT_LOAD.1. paddr 0x1000000 .*kernel text view' %s",
 		      log), 0);
-	ASSERT_EQ(run("grep -q 'PT_LOAD.2. paddr 0x1000 .*B.s own RAM: cut off' %s",
+	ASSERT_EQ(test_sh("grep -q 'PT_LOAD.2. paddr 0x1000 .*B.s own RAM: cut off' %s",
 		      log), 0);
-	ASSERT_EQ(run("grep -q 'PT_LOAD.2. .*backup region' %s", log), 0);
-	ASSERT_EQ(run("test $(grep -c 'absurd size' %s) = 3", log), 0);
-	ASSERT_EQ(run("grep -q 'PT_LOAD.6. paddr 0xc00000 size 0xe89018: "
+	ASSERT_EQ(test_sh("grep -q 'PT_LOAD.2. .*backup region' %s", log), 0);
+	ASSERT_EQ(test_sh("test $(grep -c 'absurd size' %s) = 3", log), 0);
+	ASSERT_EQ(test_sh("grep -q 'PT_LOAD.6. paddr 0xc00000 size 0xe89018: "
 		      "0xe89018 bytes of its data .*out of reach' %s", log), 0);
-	ASSERT_EQ(run("grep -q 'PT_LOAD.3.: its list entry .* file offsets "
+	ASSERT_EQ(test_sh("grep -q 'PT_LOAD.3.: its list entry .* file offsets "
 		      "0x2a0000-0x399fff: physical 0xc00000-0xcf9fff' %s", log), 0);
-	ASSERT_EQ(run("grep -q 'RAM 0x400-0xfff (firmware map) is in no PT_LOAD' %s",
+	ASSERT_EQ(test_sh("grep -q 'RAM 0x400-0xfff (firmware map) is in no PT_LOAD' %s",
 		      log), 0);
 	/* bytes come through /proc/vmcore where the kernel's layout says so:
 	 * the text view's pages, and what the first wrapped entry captures */
-	ASSERT_EQ(run("grep -q 'read 0xc00000-0xcf9fff from %s' %s", core, log),
+	ASSERT_EQ(test_sh("grep -q 'read 0xc00000-0xcf9fff from %s' %s", core, log),
 		  0);
-	ASSERT_EQ(run("grep -q 'read 0x1000000-0x11fffff from %s' %s", core,
+	ASSERT_EQ(test_sh("grep -q 'read 0x1000000-0x11fffff from %s' %s", core,
 		      log), 0);
 
 	/* without physical memory, the unreachable rest is an error */
-	ASSERT(run("%s/kjsave --vmcore-layout -i %s -m %s --iomem %s "
+	ASSERT(test_sh("%s/kjsave --vmcore-layout -i %s -m %s --iomem %s "
 		   "--mem none %s 2>%s", KJ_TOOLS_DIR, core, mm, io, img,
 		   log) != 0);
-	ASSERT_EQ(run("grep -q '0xcfa000-0xfffffff* of A.s RAM is readable "
+	ASSERT_EQ(test_sh("grep -q '0xcfa000-0xfffffff* of A.s RAM is readable "
 		      "neither' %s", log), 0);
 
 	/* a layout that does not match fs/proc/vmcore.c: all from memory */
-	ASSERT_EQ(run("printf '\\x10' | dd of=%s bs=1 seek=%u conv=notrunc "
+	ASSERT_EQ(test_sh("printf '\\x10' | dd of=%s bs=1 seek=%u conv=notrunc "
 		      "status=none", core, (unsigned)(64 + 56 * 3 + 8)), 0);
-	ASSERT_EQ(run("%s/kjsave --vmcore-layout -i %s -m %s --iomem %s "
+	ASSERT_EQ(test_sh("%s/kjsave --vmcore-layout -i %s -m %s --iomem %s "
 		      "--mem %s %s 2>%s", KJ_TOOLS_DIR, core, mm, io, pm, img,
 		      log), 0);
-	ASSERT_EQ(run("grep -q 'fs/proc/vmcore.c would put it at' %s", log), 0);
-	ASSERT_EQ(run("grep -q ': 0x0 from %s' %s", core, log), 0);
+	ASSERT_EQ(test_sh("grep -q 'fs/proc/vmcore.c would put it at' %s", log), 0);
+	ASSERT_EQ(test_sh("grep -q ': 0x0 from %s' %s", core, log), 0);
 	check_hostile_image(img);
 
 	/* content that disagrees with physical memory: all from memory */
 	write_hostile(core, pm, io, mm);
-	ASSERT_EQ(run("printf 'XX' | dd of=%s bs=1 seek=%u conv=notrunc "
+	ASSERT_EQ(test_sh("printf 'XX' | dd of=%s bs=1 seek=%u conv=notrunc "
 		      "status=none", core, 0x1000u), 0);
-	ASSERT_EQ(run("%s/kjsave --vmcore-layout -i %s -m %s --iomem %s "
+	ASSERT_EQ(test_sh("%s/kjsave --vmcore-layout -i %s -m %s --iomem %s "
 		      "--mem %s %s 2>%s", KJ_TOOLS_DIR, core, mm, io, pm, img,
 		      log), 0);
-	ASSERT_EQ(run("grep -q 'differs from' %s", log), 0);
+	ASSERT_EQ(test_sh("grep -q 'differs from' %s", log), 0);
 	check_hostile_image(img);
 }

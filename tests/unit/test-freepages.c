@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -548,33 +547,7 @@ TEST(fp_cross_check_refusals)
 
 /* ---- kjsave end to end ---- */
 
-static char dir[256];
-
-static void cleanup(void)
-{
-	char cmd[300];
-
-	if (getenv("KJ_KEEP")) {
-		fprintf(stderr, "kept %s\n", dir);
-		return;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static int run(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+static const char *dir;
 
 #define CORE_DATA 0x10000ull
 
@@ -640,9 +613,9 @@ static void check_image(const char *img, bool dropped)
 	char out[300];
 	FILE *f;
 
-	ASSERT_EQ(run("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, img), 0);
+	ASSERT_EQ(test_sh("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, img), 0);
 	snprintf(out, sizeof(out), "%s/extract.bin", dir);
-	ASSERT_EQ(run("%s/kjimage -q extract %s 0x%llx 0x%llx %s 2>/dev/null", KJ_TOOLS_DIR,
+	ASSERT_EQ(test_sh("%s/kjimage -q extract %s 0x%llx 0x%llx %s 2>/dev/null", KJ_TOOLS_DIR,
 		      img, RAM_START, MEM - RAM_START, out), 0);
 	f = fopen(out, "rb");
 	ASSERT(f);
@@ -670,9 +643,8 @@ TEST(fp_kjsave_end_to_end)
 {
 	char core[300], img[300], io[300], mm[300], log[300];
 
-	snprintf(dir, sizeof(dir), "/tmp/kj-freepages-XXXXXX");
-	ASSERT(mkdtemp(dir));
-	atexit(cleanup);
+	dir = test_tmpdir();
+	ASSERT(dir);
 	snprintf(core, sizeof(core), "%s/vmcore", dir);
 	snprintf(img, sizeof(img), "%s/img", dir);
 	snprintf(io, sizeof(io), "%s/iomem", dir);
@@ -680,63 +652,63 @@ TEST(fp_kjsave_end_to_end)
 	snprintf(log, sizeof(log), "%s/log.txt", dir);
 	build(true, false, false, true);
 	write_core(core, true, 7);
-	ASSERT_EQ(run("printf '00000000-000fffff : Reserved\\n%08llx-%08llx : "
+	ASSERT_EQ(test_sh("printf '00000000-000fffff : Reserved\\n%08llx-%08llx : "
 		      "System RAM\\n' > %s", B_START, B_END - 1, io), 0);
-	ASSERT_EQ(run("mkdir -p %s/0 %s/1 && echo 0x0 > %s/0/start && "
+	ASSERT_EQ(test_sh("mkdir -p %s/0 %s/1 && echo 0x0 > %s/0/start && "
 		      "echo 0xfffff > %s/0/end && echo Reserved > %s/0/type && "
 		      "echo 0x%llx > %s/1/start && echo 0x%llx > %s/1/end && "
 		      "echo 'System RAM' > %s/1/type", mm, mm, mm, mm, mm,
 		      RAM_START, mm, MEM - 1, mm, mm), 0);
 
 	/* default: free pages dropped */
-	ASSERT_EQ(run("%s/kjsave -l 1 -i %s -m %s --iomem %s --mem none %s "
+	ASSERT_EQ(test_sh("%s/kjsave -l 1 -i %s -m %s --iomem %s --mem none %s "
 		      "2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
-	ASSERT_EQ(run("grep -q '^kjsave: dropped %d free pages (6 MiB) of "
+	ASSERT_EQ(test_sh("grep -q '^kjsave: dropped %d free pages (6 MiB) of "
 		      "A.s buddy allocator$' %s", WANT_PAGES, log), 0);
-	ASSERT_EQ(run("grep -q '%d free pages (its zones count %d); not "
+	ASSERT_EQ(test_sh("grep -q '%d free pages (its zones count %d); not "
 		      "dropped: 2 of A.s kexec image, 16 in B.s RAM' %s",
 		      BUDDY_PAGES, BUDDY_PAGES, log), 0);
 	check_image(img, true);
 
 	/* A says its free pages need no content: they are left out */
 	write_core(core, true, 7 | ELFIMG_RESUME_FREE_ANY);
-	ASSERT_EQ(run("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
+	ASSERT_EQ(test_sh("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
 		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
-	ASSERT_EQ(run("grep -q '^kjsave: left out %d of the dropped pages (6 MiB, %zu "
+	ASSERT_EQ(test_sh("grep -q '^kjsave: left out %d of the dropped pages (6 MiB, %zu "
 		      "ranges): A.s free pages need no particular content$' %s",
 		      WANT_PAGES, sizeof(want_free) / sizeof(want_free[0]), log), 0);
-	ASSERT_EQ(run("%s/kjimage info %s | grep -q '^resume-flags .* free-any'",
+	ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q '^resume-flags .* free-any'",
 		      KJ_TOOLS_DIR, img), 0);
 	/* segments: [RAM_START, B_START) and [B_END, MEM) minus the five
 	 * free ranges, the second of which ends at B_START: 2 + 5 - 1 */
-	ASSERT_EQ(run("grep -q 'MiB of memory in 6 segments' %s", log), 0);
+	ASSERT_EQ(test_sh("grep -q 'MiB of memory in 6 segments' %s", log), 0);
 	check_image(img, true);
 	/* --zero-free: dropped, but as zero pages */
-	ASSERT_EQ(run("%s/kjsave --zero-free -i %s -m %s --iomem %s --mem none "
+	ASSERT_EQ(test_sh("%s/kjsave --zero-free -i %s -m %s --iomem %s --mem none "
 		      "%s 2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
-	ASSERT(run("grep -q 'left out' %s", log) != 0);
-	ASSERT_EQ(run("grep -q 'MiB of memory in 2 segments' %s", log), 0);
+	ASSERT(test_sh("grep -q 'left out' %s", log) != 0);
+	ASSERT_EQ(test_sh("grep -q 'MiB of memory in 2 segments' %s", log), 0);
 	check_image(img, true);
 	write_core(core, true, 7);
 
 	/* --keep-free: everything saved */
-	ASSERT_EQ(run("%s/kjsave --keep-free -i %s -m %s --iomem %s --mem none "
+	ASSERT_EQ(test_sh("%s/kjsave --keep-free -i %s -m %s --iomem %s --mem none "
 		      "%s 2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
-	ASSERT(run("grep -q 'dropped .* free pages' %s", log) != 0);
+	ASSERT(test_sh("grep -q 'dropped .* free pages' %s", log) != 0);
 	check_image(img, false);
 
 	/* any doubt: a reason, nothing dropped, the image still made */
 	build_vmcoreinfo("SIZE(page)=", 0);
 	write_core(core, true, 7);
-	ASSERT_EQ(run("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
+	ASSERT_EQ(test_sh("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
 		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
-	ASSERT_EQ(run("grep -q 'free pages kept (none dropped): VMCOREINFO "
+	ASSERT_EQ(test_sh("grep -q 'free pages kept (none dropped): VMCOREINFO "
 		      "has no SIZE(page)' %s", log), 0);
 	check_image(img, false);
 	write_core(core, false, 7);
-	ASSERT_EQ(run("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
+	ASSERT_EQ(test_sh("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
 		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
-	ASSERT_EQ(run("grep -q 'free pages kept: .* has no VMCOREINFO' %s",
+	ASSERT_EQ(test_sh("grep -q 'free pages kept: .* has no VMCOREINFO' %s",
 		      log), 0);
 	check_image(img, false);
 }

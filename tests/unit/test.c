@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "test.h"
 
+#include <stdarg.h>
+#include <sys/wait.h>
+
 #define MAX_TESTS 512
 
 static struct { const char *name; test_fn fn; } tests[MAX_TESTS];
@@ -17,6 +20,44 @@ void test_register(const char *name, test_fn fn)
 	tests[ntests].name = name;
 	tests[ntests].fn = fn;
 	ntests++;
+}
+
+int test_sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char tmpdir[64];
+
+static void tmpdir_remove(void)
+{
+	if (getenv("KJ_KEEP")) {
+		fprintf(stderr, "kept %s\n", tmpdir);
+		return;
+	}
+	if (test_sh("rm -rf %s", tmpdir) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+}
+
+const char *test_tmpdir(void)
+{
+	if (!tmpdir[0]) {
+		snprintf(tmpdir, sizeof(tmpdir), "/tmp/kj-test-XXXXXX");
+		if (!mkdtemp(tmpdir)) {
+			tmpdir[0] = 0;
+			return NULL;
+		}
+		atexit(tmpdir_remove);
+	}
+	return tmpdir;
 }
 
 /* argv[1], if given, runs only the tests whose name contains it */

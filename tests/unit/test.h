@@ -43,4 +43,12 @@ extern const char *test_current;
 				  #a, #b, _a, _b);                        \
 	} while (0)
 
+/* The exit status of a shell command made with printf's FMT (-1: it did
+ * not exit). */
+int test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One scratch directory per test binary, made on first use, removed at
+ * exit unless KJ_KEEP is set (for debugging a failure). NULL: none. */
+const char *test_tmpdir(void);
+
 #endif
