@@ -558,7 +558,7 @@ static void make_holes(void)
 	free(by_len.v);
 }
 
-/* The image's segments: the core's, minus the holes. */
+/* The image's segments: the core's, each minus the holes. */
 static struct elfimg_wseg *segments_minus_holes(size_t *nws)
 {
 	size_t n = 0, cap = in.info.nsegs + holes.n;
@@ -569,19 +569,15 @@ static struct elfimg_wseg *segments_minus_holes(size_t *nws)
 		exit(1);
 	}
 	for (size_t i = 0; i < in.info.nsegs; i++) {
-		uint64_t a = in.segs[i].paddr, end = a + in.segs[i].memsz;
-		size_t h = spans_at(holes.v, holes.n, a);
+		struct spans seg = { 0 };
 
-		for (; a < end; h++) {
-			uint64_t b = h < holes.n && holes.v[h].start < end ?
-				     holes.v[h].start : end;
-
-			if (b > a)
-				ws[n++] = (struct elfimg_wseg){ a, b - a };
-			if (h >= holes.n || holes.v[h].start >= end)
-				break;
-			a = holes.v[h].end;
-		}
+		span_add(&seg, in.segs[i].paddr,
+			 in.segs[i].paddr + in.segs[i].memsz);
+		span_sub(&seg, &holes);
+		for (size_t k = 0; k < seg.n; k++)
+			ws[n++] = (struct elfimg_wseg){ seg.v[k].start,
+							seg.v[k].end - seg.v[k].start };
+		free(seg.v);
 	}
 	*nws = n;
 	return ws;
