@@ -46,7 +46,7 @@ EFI_CFLAGS += -nostdinc -isystem $(GCC_INC) -Iefi/libc/include \
 	-I$(FDT_SRC) -I$(ZLIB_SRC) -DZ_SOLO
 EFI_LDFLAGS += -Map=$(EFI_MAP)
 
-EFI_SRCS += elfimg/read.c elfimg/chunk.c elfimg/xxh64.c $(wildcard efi/libc/*.c)
+EFI_SRCS += $(ELFIMG_READ_SRCS) $(wildcard efi/libc/*.c)
 
 # Our loops must not be turned back into calls to memmove/memcmp/...
 $(B)/efi-obj/efi/libc/%.o: EFI_CFLAGS += -fno-tree-loop-distribute-patterns

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Chunk decoding: stored or raw-DEFLATE bytes of the non-zero 4 KiB units
- * of a chunk -> the chunk's memory bytes, then CRC32. zlib's state lives
+ * Chunk decoding: stored, raw-DEFLATE or LZ4 bytes of the non-zero 4 KiB
+ * units of a chunk -> the chunk's memory bytes, then the chunk check. zlib's state lives
  * in the inflater's arena (zalloc below), so nothing is allocated.
  */
 #include <zlib.h>
 
 #include "elfimg/compat.h"
 #include "elfimg/elfimg.h"
+#include "elfimg/lz4.h"
 
 static voidpf arena_alloc(voidpf opaque, uInt items, uInt size)
 {
@@ -149,6 +150,13 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 		err = inflate_exact(inf, src, ci->stored, dst, nz);
 		if (err)
 			return err;
+		if (nz != dst_len)
+			expand_units(dst, dst_len, nz, ci->zero_map);
+		break;
+	case ELFIMG_METHOD_LZ4:
+		if (nz == 0 || ci->stored == 0 ||
+		    !elfimg_lz4_decode(src, ci->stored, dst, nz))
+			return ELFIMG_E_CHUNK_DATA;
 		if (nz != dst_len)
 			expand_units(dst, dst_len, nz, ci->zero_map);
 		break;

@@ -140,13 +140,16 @@ _Static_assert(sizeof(struct elfimg_chunk) == 32, "chunk");
 
 #define ELFIMG_METHOD_STORED	0	/* non-zero units, verbatim */
 #define ELFIMG_METHOD_DEFLATE	1	/* raw DEFLATE (RFC 1951) of the same */
+#define ELFIMG_METHOD_LZ4	2	/* one LZ4 block of the same */
 
 #define ELFIMG_UNIT		4096u	/* zero-map granularity */
 #define ELFIMG_MAX_CHUNK	(64u * ELFIMG_UNIT)
 #define ELFIMG_FORMAT_VERSION	1
 #define ELFIMG_INCOMPAT_DEFLATE	(1u << 0)
 #define ELFIMG_INCOMPAT_XXH64	(1u << 1)	/* chunk check is XXH64 */
-#define ELFIMG_INCOMPAT_KNOWN	(ELFIMG_INCOMPAT_DEFLATE | ELFIMG_INCOMPAT_XXH64)
+#define ELFIMG_INCOMPAT_LZ4	(1u << 2)	/* LZ4 chunks present */
+#define ELFIMG_INCOMPAT_KNOWN	(ELFIMG_INCOMPAT_DEFLATE | ELFIMG_INCOMPAT_XXH64 | \
+				 ELFIMG_INCOMPAT_LZ4)
 #define ELFIMG_COMPATIBLE	"kjresume,image"
 
 #endif

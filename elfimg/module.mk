@@ -1,24 +1,35 @@
 # SPDX-License-Identifier: MIT
 # elfimg: the image format's reader (pure, EFI-clean) and writer (host).
 #
-# The reader (read.c, chunk.c) is not in EFI_SRCS yet: it needs the EFI
-# builds of libfdt and zlib first. elfimg-efi-check compiles it with the
-# EFI flags so that it stays EFI-clean meanwhile.
+# The reader (ELFIMG_READ_SRCS) is linked into kjresume.efi (efi/libs.mk)
+# with the EFI builds of libfdt and zlib; elfimg-efi-check compiles it with
+# the EFI flags on its own, so that it stays EFI-clean.
 
-ELFIMG_READ_SRCS  := elfimg/read.c elfimg/chunk.c elfimg/xxh64.c
-ELFIMG_WRITE_SRCS := elfimg/write.c
+ELFIMG_READ_SRCS  := elfimg/read.c elfimg/chunk.c elfimg/xxh64.c elfimg/lz4.c
+ELFIMG_WRITE_SRCS := elfimg/write.c elfimg/lz4enc.c
 ELFIMG_HDRS       := elfimg/elfimg.h elfimg/format.h elfimg/compat.h \
-		     elfimg/write.h
+		     elfimg/write.h elfimg/lz4.h
 
 UNIT_TESTS += $(B)/tests/test-elfimg
 $(B)/tests/test-elfimg: tests/unit/test-elfimg.c $(ELFIMG_READ_SRCS) \
 	$(ELFIMG_WRITE_SRCS) $(ELFIMG_HDRS)
 LDLIBS_test-elfimg := -lfdt -lz
 
+# the codec against the reference liblz4 (host only, never in the .efi)
+UNIT_TESTS += $(B)/tests/test-lz4
+$(B)/tests/test-lz4: tests/unit/test-lz4.c elfimg/lz4.c elfimg/lz4enc.c \
+	elfimg/lz4.h
+LDLIBS_test-lz4 := -llz4
+
 FUZZ_TARGETS += $(B)/fuzz/fuzz-elfimg
 $(B)/fuzz/fuzz-elfimg: tests/fuzz/fuzz-elfimg.c $(ELFIMG_READ_SRCS) $(ELFIMG_HDRS)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -DELFIMG_FUZZING $(filter %.c,$^) -o $@ -lfdt -lz
+
+FUZZ_TARGETS += $(B)/fuzz/fuzz-lz4
+$(B)/fuzz/fuzz-lz4: tests/fuzz/fuzz-lz4.c elfimg/lz4.c elfimg/lz4enc.c elfimg/lz4.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 
 BENCH_TARGETS += $(B)/bench/bench-elfimg
 $(B)/bench/bench-elfimg: tests/bench/bench-elfimg.c $(ELFIMG_READ_SRCS) \

@@ -758,11 +758,13 @@ static enum elfimg_err check_index(struct elfimg_info *info,
 
 			kj_memcpy(&c, &info->index[i], sizeof(c));
 			if ((c.check_hi && !(info->incompat & ELFIMG_INCOMPAT_XXH64)) ||
-			    c.method > ELFIMG_METHOD_DEFLATE ||
+			    c.method > ELFIMG_METHOD_LZ4 ||
 			    (units < 64 && c.zero_map >> units))
 				return ELFIMG_E_INDEX;
-			if (c.method == ELFIMG_METHOD_DEFLATE &&
-			    !(info->incompat & ELFIMG_INCOMPAT_DEFLATE))
+			if ((c.method == ELFIMG_METHOD_DEFLATE &&
+			     !(info->incompat & ELFIMG_INCOMPAT_DEFLATE)) ||
+			    (c.method == ELFIMG_METHOD_LZ4 &&
+			     !(info->incompat & ELFIMG_INCOMPAT_LZ4)))
 				return ELFIMG_E_INDEX;
 			nz = nonzero_bytes(len, c.zero_map);
 			if (c.method == ELFIMG_METHOD_STORED ? c.stored != nz :

@@ -17,6 +17,7 @@
 #include <libfdt.h>
 #include <zlib.h>
 
+#include "elfimg/lz4.h"
 #include "elfimg/write.h"
 
 struct elfimg_writer {
@@ -33,6 +34,7 @@ struct elfimg_writer {
 	uint8_t *inbuf, *outbuf;
 	size_t outcap;
 	z_stream zs;
+	uint32_t lz4_table[ELFIMG_LZ4_TABLE];
 	bool zs_ready, data_done, hdr_done;
 	uint32_t incompat;	/* ELFIMG_INCOMPAT_* of what is written */
 	struct elfimg_wstats st;
@@ -182,7 +184,8 @@ enum elfimg_err elfimg_writer_new(const struct elfimg_wparams *params,
 		w->p.chunk_size = ELFIMG_DEFAULT_CHUNK;
 	if (!w->p.data_align)
 		w->p.data_align = 4096;
-	w->incompat = (w->p.level > 0 ? ELFIMG_INCOMPAT_DEFLATE : 0) |
+	w->incompat = (w->p.lz4 ? ELFIMG_INCOMPAT_LZ4 :
+		       w->p.level > 0 ? ELFIMG_INCOMPAT_DEFLATE : 0) |
 		      (w->p.crc32 ? 0 : ELFIMG_INCOMPAT_XXH64);
 	if ((err = check_params(&w->p, segs, nsegs))) {
 		free(w);
@@ -291,7 +294,7 @@ enum elfimg_err elfimg_writer_new(const struct elfimg_wparams *params,
 		memcpy(w->hdr + phoff + (i + 1) * sizeof(ph), &ph, sizeof(ph));
 	}
 
-	if (w->p.level > 0) {
+	if (w->p.level > 0 && !w->p.lz4) {
 		if (deflateInit2(&w->zs, w->p.level, Z_DEFLATED, -15, 8,
 				 Z_DEFAULT_STRATEGY) != Z_OK)
 			goto nomem;
@@ -363,7 +366,16 @@ static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
 	payload = w->inbuf;
 	stored = nz;
 	c->method = ELFIMG_METHOD_STORED;
-	if (w->zs_ready) {
+	if (w->p.lz4) {
+		size_t n = elfimg_lz4_encode(w->inbuf, nz, w->outbuf, nz - 1,
+					     w->lz4_table);
+
+		if (n > 0) {
+			payload = w->outbuf;
+			stored = n;
+			c->method = ELFIMG_METHOD_LZ4;
+		}
+	} else if (w->zs_ready) {
 		if (deflateReset(&w->zs) != Z_OK)
 			return ELFIMG_E_NOMEM;
 		w->zs.next_in = w->inbuf;
@@ -378,8 +390,8 @@ static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
 			c->method = ELFIMG_METHOD_DEFLATE;
 		}
 	}
-	if (c->method == ELFIMG_METHOD_DEFLATE)
-		w->st.deflated_chunks++;
+	if (c->method != ELFIMG_METHOD_STORED)
+		w->st.compressed_chunks++;
 	else
 		w->st.stored_chunks++;
 	c->offset = *pos;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * elfimg writer: host-only (malloc, libfdt read-write API, zlib deflate).
+ * elfimg writer: host-only (malloc, libfdt read-write API, zlib deflate,
+ * elfimg/lz4enc.c).
  * It produces the kj form of docs/FORMAT.md through caller callbacks, so
  * the same code writes to a file, a block device or a memory buffer.
  *
@@ -25,6 +26,9 @@ struct elfimg_wseg {
 
 struct elfimg_wparams {
 	int level;			/* zlib level 0-9; 0 stores chunks raw */
+	bool lz4;			/* LZ4 blocks instead of DEFLATE, whatever
+					 * the level (for loaders with
+					 * INCOMPAT_LZ4) */
 	bool crc32;			/* chunk checks in CRC32, not XXH64 (for
 					 * loaders older than INCOMPAT_XXH64) */
 	uint32_t chunk_size;		/* 0: ELFIMG_DEFAULT_CHUNK */
@@ -59,7 +63,7 @@ struct elfimg_wstats {
 	uint64_t mem_bytes;	/* sum of segment sizes */
 	uint64_t zero_units;	/* 4 KiB units dropped as zero */
 	uint64_t stored_bytes;	/* chunk payload bytes */
-	uint64_t deflated_chunks, stored_chunks, empty_chunks;
+	uint64_t compressed_chunks, stored_chunks, empty_chunks;
 	uint64_t hdr_len, data_end;
 };
 

@@ -5,7 +5,7 @@
 
 TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I.
 TOOLS_LIBS   := -lfdt -lz
-TOOLS_COMMON := tools/common.c tools/spans.c elfimg/read.c elfimg/chunk.c elfimg/xxh64.c
+TOOLS_COMMON := tools/common.c tools/spans.c $(ELFIMG_READ_SRCS)
 TOOLS_HDRS   := tools/common.h tools/spans.h $(ELFIMG_HDRS)
 
 TOOLS := $(B)/tools/kjsave $(B)/tools/kjimage
@@ -17,7 +17,7 @@ all: $(TOOLS)
 tools: $(TOOLS)
 tools-static: $(TOOLS_STATIC)
 
-$(B)/tools/kjsave $(B)/tools-static/kjsave: tools/kjsave.c elfimg/write.c \
+$(B)/tools/kjsave $(B)/tools-static/kjsave: tools/kjsave.c $(ELFIMG_WRITE_SRCS) \
 	tools/freepages.c tools/freepages.h $(TOOLS_COMMON) $(TOOLS_HDRS)
 $(B)/tools/kjimage $(B)/tools-static/kjimage: tools/kjimage.c \
 	$(TOOLS_COMMON) $(TOOLS_HDRS)

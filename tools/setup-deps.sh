@@ -16,6 +16,8 @@ srcdir=$cache/src
 pkgs=(
 	# build
 	build-essential clang lld gnu-efi libfdt-dev zlib1g-dev
+	# host unit tests: the reference LZ4 to check elfimg/lz4*.c against
+	liblz4-dev
 	# apt-get source (the EFI builds of zlib and libfdt)
 	dpkg-dev
 	# kernels (kernel/build.sh)

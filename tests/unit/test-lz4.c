@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: MIT
+/*
+ * elfimg/lz4*.c against the reference LZ4 (Debian's liblz4, host only):
+ * our blocks must decode with LZ4_decompress_safe(), the reference's
+ * blocks with ours, and no input, however broken, may make the decoder
+ * write outside its buffer or accept a block that does not fill it exactly.
+ */
+#include <lz4.h>
+
+#include "elfimg/lz4.h"
+#include "tests/unit/test.h"
+
+#define MAXLEN	(256u * 1024u)
+#define GUARD	64
+
+static uint32_t table[ELFIMG_LZ4_TABLE];
+static uint8_t in[MAXLEN], enc[MAXLEN + MAXLEN / 255 + 64];
+static uint8_t out[MAXLEN + GUARD];
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 16);
+}
+
+enum kind { ZERO, RANDOM, TEXT, HALF, PERIOD, MIXED, NKINDS };
+
+/* Memory-like inputs, from nothing to compress to compresses 1000:1. */
+static void fill(uint8_t *p, size_t len, enum kind k, unsigned arg)
+{
+	static const char *words[] = { "page ", "struct ", "kernel ", "0000",
+				       "\n\t", "return ", "NULL", "ffff" };
+
+	switch (k) {
+	case ZERO:
+		memset(p, 0, len);
+		break;
+	case RANDOM:
+		for (size_t i = 0; i < len; i++)
+			p[i] = (uint8_t)rnd();
+		break;
+	case TEXT:
+		for (size_t i = 0; i < len;) {
+			const char *w = words[rnd() % 8];
+
+			for (; *w && i < len; w++)
+				p[i++] = (uint8_t)*w;
+		}
+		break;
+	case HALF:	/* each 4 KiB page's second half repeats its first */
+		for (size_t i = 0; i < len; i++)
+			p[i] = i % 4096 < 2048 ? (uint8_t)rnd() : p[i - 2048];
+		break;
+	case PERIOD:	/* overlapping matches at offset @arg */
+		for (size_t i = 0; i < len; i++)
+			p[i] = i < arg ? (uint8_t)rnd() : p[i - arg];
+		break;
+	default:	/* runs of random, zero and repeated bytes */
+		for (size_t i = 0; i < len;) {
+			size_t run = 1 + rnd() % 700;
+			unsigned how = rnd() % 3;
+
+			for (; run-- && i < len; i++)
+				p[i] = how == 0 ? (uint8_t)rnd() :
+				       how == 1 ? 0 : (i ? p[i - 1] : 7);
+		}
+	}
+}
+
+static void roundtrip(size_t len, enum kind k, unsigned arg)
+{
+	size_t n;
+	int r;
+
+	fill(in, len, k, arg);
+	n = elfimg_lz4_encode(in, len, enc, sizeof(enc), table);
+	ASSERT(n > 0);
+	/* ours -> ours */
+	memset(out, 0xa5, sizeof(out));
+	ASSERT(elfimg_lz4_decode(enc, n, out, len));
+	ASSERT(memcmp(out, in, len) == 0);
+	for (size_t g = 0; g < GUARD; g++)
+		ASSERT_EQ(out[len + g], 0xa5);
+	/* ours -> reference */
+	memset(out, 0, len);
+	r = LZ4_decompress_safe((const char *)enc, (char *)out, (int)n, (int)len);
+	ASSERT_EQ(r, len);
+	ASSERT(memcmp(out, in, len) == 0);
+	/* reference -> ours */
+	r = LZ4_compress_default((const char *)in, (char *)enc, (int)len,
+				 (int)sizeof(enc));
+	ASSERT(r > 0);
+	memset(out, 0xa5, sizeof(out));
+	ASSERT(elfimg_lz4_decode(enc, (size_t)r, out, len));
+	ASSERT(memcmp(out, in, len) == 0);
+	ASSERT_EQ(out[len], 0xa5);
+	/* the exact length is required: one byte less or more is refused */
+	if (len > 0)
+		ASSERT(!elfimg_lz4_decode(enc, (size_t)r, out, len - 1));
+	ASSERT(!elfimg_lz4_decode(enc, (size_t)r, out, len + 1));
+}
+
+TEST(lz4_roundtrip_with_reference)
+{
+	static const size_t lens[] = { 0, 1, 4, 5, 12, 13, 14, 15, 16, 19, 20,
+				       31, 64, 270, 271, 4096, 65535, 65536,
+				       65537, 200000, MAXLEN };
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (enum kind k = ZERO; k < NKINDS; k++)
+			roundtrip(lens[i], k, 1 + (unsigned)i % 40);
+	for (unsigned off = 1; off <= 70; off++)
+		roundtrip(4096 + off, PERIOD, off);
+	roundtrip(MAXLEN, PERIOD, 65535);
+	roundtrip(MAXLEN, PERIOD, 65536);	/* beyond LZ4's reach */
+}
+
+TEST(lz4_sizes)
+{
+	size_t n;
+
+	fill(in, MAXLEN, HALF, 0);
+	n = elfimg_lz4_encode(in, MAXLEN, enc, sizeof(enc), table);
+	ASSERT(n > 0 && n < MAXLEN * 52 / 100);	/* 2:1, minus little */
+	/* the writer's rule: only what is smaller than the input */
+	ASSERT_EQ(elfimg_lz4_encode(in, MAXLEN, enc, n - 1, table), 0);
+	ASSERT_EQ(elfimg_lz4_encode(in, MAXLEN, enc, n, table), n);
+	fill(in, MAXLEN, RANDOM, 0);
+	ASSERT_EQ(elfimg_lz4_encode(in, MAXLEN, enc, MAXLEN - 1, table), 0);
+	fill(in, MAXLEN, ZERO, 0);
+	n = elfimg_lz4_encode(in, MAXLEN, enc, sizeof(enc), table);
+	ASSERT(n > 0 && n < MAXLEN / 200);
+}
+
+TEST(lz4_refuses_bad_blocks)
+{
+	static const uint8_t off0[] = { 0x1f, 'a', 0x00, 0x00, 0x00 };
+	static const uint8_t far[] = { 0x10, 'a', 0x02, 0x00, 0x00 };
+	static const uint8_t short_off[] = { 0x10, 'a', 0x01 };
+	static const uint8_t lit_past[] = { 0x50, 'a', 'b' };
+	static const uint8_t ext_cut[] = { 0xf0, 255, 255 };
+	static const uint8_t ok[] = { 0x14, 'a', 0x01, 0x00, 0x50, 'b', 'c',
+				      'd', 'e', 'f' };	/* "a"x9 + "bcdef" */
+
+	ASSERT(elfimg_lz4_decode(ok, sizeof(ok), out, 14));
+	ASSERT(memcmp(out, "aaaaaaaaabcdef", 14) == 0);
+	ASSERT(!elfimg_lz4_decode(off0, sizeof(off0), out, 100));
+	ASSERT(!elfimg_lz4_decode(far, sizeof(far), out, 100));
+	ASSERT(!elfimg_lz4_decode(short_off, sizeof(short_off), out, 100));
+	ASSERT(!elfimg_lz4_decode(lit_past, sizeof(lit_past), out, 100));
+	ASSERT(!elfimg_lz4_decode(ext_cut, sizeof(ext_cut), out, 100));
+	ASSERT(!elfimg_lz4_decode(ok, 0, out, 14));
+	/* a match longer than the room left */
+	ASSERT(!elfimg_lz4_decode(ok, sizeof(ok), out, 13));
+}
+
+/*
+ * Every truncation of a valid block is refused, and random damage never
+ * writes past the output or yields something else than the reference
+ * decoder when both accept it.
+ */
+TEST(lz4_truncated_and_damaged)
+{
+	static uint8_t ref[MAXLEN], dam[8192];
+	size_t len = 6000, n;
+
+	fill(in, len, MIXED, 0);
+	n = elfimg_lz4_encode(in, len, enc, sizeof(enc), table);
+	ASSERT(n > 0 && n < sizeof(dam));
+	for (size_t cut = 0; cut < n; cut++)
+		ASSERT(!elfimg_lz4_decode(enc, cut, out, len));
+	for (int round = 0; round < 20000; round++) {
+		bool ours;
+		int r;
+
+		memcpy(dam, enc, n);
+		for (int k = 1 + (int)(rnd() % 4); k > 0; k--)
+			dam[rnd() % n] = (uint8_t)rnd();
+		memset(out, 0xa5, sizeof(out));
+		ours = elfimg_lz4_decode(dam, n, out, len);
+		for (size_t g = 0; g < GUARD; g++)
+			ASSERT_EQ(out[len + g], 0xa5);
+		r = LZ4_decompress_safe((const char *)dam, (char *)ref, (int)n,
+					(int)len);
+		if (ours && r == (int)len)
+			ASSERT(memcmp(out, ref, len) == 0);
+	}
+}
