@@ -79,8 +79,9 @@ static int cmd_info(struct img *img)
 		printf("%-16s %zu\n", "ignored dups", i->nignored);
 	} else {
 		printf("%-16s %u\n", "format", i->version);
-		printf("%-16s 0x%x%s%s\n", "incompat", i->incompat,
+		printf("%-16s 0x%x%s%s%s\n", "incompat", i->incompat,
 		       i->incompat & ELFIMG_INCOMPAT_DEFLATE ? " deflate" : "",
+		       i->incompat & ELFIMG_INCOMPAT_LZ4 ? " lz4" : "",
 		       i->incompat & ELFIMG_INCOMPAT_XXH64 ? " xxh64" : "");
 		printf("%-16s %u\n", "chunk-size", i->chunk_size);
 		printf("%-16s %u\n", "data-align", i->data_align);

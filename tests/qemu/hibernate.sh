@@ -126,6 +126,15 @@ case "$(sed -n 's/^incompat *//p' "$KJ_OUT/$name.info")" in
 *xxh64*) [ "${KJ_SAVEOPT:-}" != --crc32 ] || fail "kjsave --crc32 wrote an XXH64 image" ;;
 *) [ "${KJ_SAVEOPT:-}" = --crc32 ] || fail "kjsave wrote a CRC32 image by default" ;;
 esac
+# the chunk method: LZ4 with --lz4, else DEFLATE unless level 0
+incompat=$(sed -n 's/^incompat *//p' "$KJ_OUT/$name.info")
+if [[ " ${KJ_SAVEOPT:-} " == *" --lz4 "* ]]; then
+	[[ $incompat == *lz4* && $incompat != *deflate* ]] || fail "kjsave --lz4 wrote an image with incompat '$incompat'"
+elif [ "$level" = 0 ]; then
+	[[ $incompat != *lz4* && $incompat != *deflate* ]] || fail "kjsave -l 0 wrote an image with incompat '$incompat'"
+else
+	[[ $incompat == *deflate* && $incompat != *lz4* ]] || fail "kjsave -l $level wrote an image with incompat '$incompat'"
+fi
 # A's free pages: left out of the image when A's resume note says their
 # content does not matter (flag free-any); saved as zero pages when A runs
 # with init_on_free=1 (KJ_APPEND), which relies on them being zero

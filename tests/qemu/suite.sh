@@ -3,7 +3,7 @@
 #
 # Hibernate/resume cases cover every value of each dimension at least
 # once (Linux 6.1/6.12, -smp 1/2, 512 MiB/3 GiB with RAM above 4 GiB,
-# zlib/raw image, raw partition/ESP file/ext4 file, 1 and 3 cycles), not the cross
+# zlib/LZ4/raw image, raw partition/ESP file/ext4 file, 1 and 3 cycles), not the cross
 # product; `make check-full` runs more combinations.
 # shellcheck shell=bash
 
@@ -21,8 +21,8 @@ qemu_suite() {
 		env KJ_TARGET=esp KJ_LEVEL=0 KJ_SAVEOPT=--crc32 tests/qemu/hibernate.sh 6.12 2 256 truncate
 	run_step "hibernate/resume, 6.12, -smp 1, 3 GiB (RAM above 4 GiB), A with init_on_free=1 (free pages restored as zeros)" \
 		env KJ_MEM=3072M KJ_APPEND=init_on_free=1 tests/qemu/hibernate.sh 6.12 1 256
-	run_step "hibernate/resume, 6.12, -smp 1, image file on ext4 read through its extents; refusal: more RAM" \
-		env KJ_TARGET=ext4 tests/qemu/hibernate.sh 6.12 1 64 ramsize
+	run_step "hibernate/resume, 6.12, -smp 1, LZ4 image (kjsave --lz4) file on ext4 read through its extents; refusal: more RAM" \
+		env KJ_TARGET=ext4 KJ_SAVEOPT=--lz4 tests/qemu/hibernate.sh 6.12 1 64 ramsize
 	run_step "boot integration with real GRUB: menu, installer, fallback, discard, kjhibernate, resume, BootNext" \
 		tests/qemu/grub.sh 6.12
 }
