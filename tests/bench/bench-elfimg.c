@@ -5,7 +5,8 @@
  * 30% zero pages, 40% text-like pages (words from a small dictionary,
  * compressible), 30% random pages.
  *
- * For the stored (level 0) and zlib (level 1, and 6 = zlib's default) forms:
+ * For the stored (level 0), zlib (level 1, and 6 = zlib's default) and LZ4
+ * (kjsave --lz4) forms:
  *   writer  - elfimg writer into a memory sink (zero detection, CRC32,
  *             deflate, index) per second of memory
  *   reader  - parse + elfimg_chunk_decode() of every chunk with its check
@@ -102,11 +103,12 @@ static int write_at(void *ctx, uint64_t off, const void *buf, size_t len)
 	return 0;
 }
 
+/* level -1: LZ4 (kjsave --lz4) */
 static double write_image(int level)
 {
 	struct elfimg_wseg seg = { 0x100000, mem_len };
 	struct elfimg_wparams p = {
-		.level = level, .entry = 0x1000fb, .read_mem = read_mem,
+		.level = level < 0 ? 1 : level, .lz4 = level < 0, .entry = 0x1000fb, .read_mem = read_mem,
 		.write_at = write_at,
 	};
 	struct elfimg_writer *w;
@@ -253,15 +255,15 @@ int main(void)
 		       mib / tx, tc / tx);
 	}
 
-	static const int levels[] = { 0, 1, 6 };
+	static const int levels[] = { 0, 1, 6, -1 };
 
-	for (int li = 0; li < 3; li++) {
+	for (int li = 0; li < 4; li++) {
 		int level = levels[li];
 		double tw, tr = 1e9, tr2 = 1e9, tnc = 1e9, tz = 1e9;
 
 		tw = write_image(level);
 		for (int r = 0; r < 2; r++) {
-			if (level)	/* first: it leaves dst packed */
+			if (level > 0)	/* first: it leaves dst packed */
 				tz = best(tz, read_image(1, false, true));
 			tnc = best(tnc, read_image(1, false, false));
 			tr2 = best(tr2, read_image(2, true, false));
@@ -271,24 +273,26 @@ int main(void)
 			fprintf(stderr, "round trip mismatch\n");
 			return 1;
 		}
-		printf("-- level %d (%s): image %.0f MiB = %.1f%% of memory, %" PRIu64
-		       " chunks of %u KiB\n", level, level ? "zlib" : "stored",
+		printf("-- %s %d (%s): image %.0f MiB = %.1f%% of memory, %" PRIu64
+		       " chunks of %u KiB\n", level < 0 ? "--lz4, level" : "level",
+		       level < 0 ? 1 : level,
+		       level < 0 ? "LZ4" : level ? "zlib" : "stored",
 		       (double)img_len / 1048576.0, 100.0 * (double)img_len / (double)mem_len,
 		       info.nchunks, info.chunk_size / 1024);
 		printf("writer                     %8.0f MiB/s\n", mib / tw);
 		printf("reader, XXH64, 1 thread    %8.0f MiB/s  = %.2f x memcpy",
 		       mib / tr, t_memcpy / tr);
-		if (level)
+		if (level > 0)
 			printf(", %.2f x zlib inflate", tz / tr);
 		printf("\n");
 		printf("reader, no check, 1 thread %8.0f MiB/s  = %.2f x memcpy",
 		       mib / tnc, t_memcpy / tnc);
-		if (level)
+		if (level > 0)
 			printf(", %.2f x zlib inflate", tz / tnc);
 		printf("\n");
 		printf("reader, XXH64, 2 threads   %8.0f MiB/s  = %.2f x memcpy\n",
 		       mib / tr2, t_memcpy / tr2);
-		if (level)
+		if (level > 0)
 			printf("zlib inflate alone         %8.0f MiB/s (of memory)\n",
 			       mib / tz);
 	}

@@ -49,7 +49,7 @@ function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "-" : sprintf("%.
 function rest(n, meth, k) { return m(n, meth, "running_" k) - m(n, meth, "start_" k) - m(n, meth, "read_" k) - m(n, meth, "after_read_" k) }
 function pair(n, meth, c, d) { return f(m(n, meth, c "_s"), d) " / " f(m(n, meth, c "_cpu"), d) }
 END {
-	split("swsusp-lzo swsusp-lz4 kj-l0 kj-l1", meths, " ")
+	nm = split("swsusp-lzo swsusp-lz4 kj-l0 kj-l1 kj-lz4", meths, " ")
 	reps = 0; for (k in cnt) if (cnt[k] > reps) reps = cnt[k]
 	print "Seconds: host wall clock / QEMU CPU time, both read when the serial lines arrived; " reps " run(s) each" (reps > 1 ? "; per configuration the run with the fastest resume (and the fastest hibernation), all runs below" : "") "."
 	print ""
@@ -57,7 +57,7 @@ END {
 	print "|---|---|---|---|---|---|"
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
-		for (j = 1; j <= 4; j++) {
+		for (j = 1; j <= nm; j++) {
 			meth = meths[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			printf "| %s (%s) | %s | %s | %s | %s | %s |\n", n, ram[n], meth, f(m(n, meth, "image_mib"), 0),
@@ -71,7 +71,7 @@ END {
 	print "|---|---|---|---|---|---|"
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
-		for (j = 3; j <= 4; j++) {
+		for (j = 3; j <= nm; j++) {
 			meth = meths[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			printf "| %s | %s | %s / %s | %s / %s | %s / %s | %s |\n", n, meth,
@@ -91,7 +91,7 @@ END {
 	print "|---|---|---|---|---|---|---|"
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
-		for (j = 1; j <= 4; j++) {
+		for (j = 1; j <= nm; j++) {
 			meth = meths[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			rate = (m(n, meth, "el_ms") > 0) ? m(n, meth, "read_mib") * 1000 / m(n, meth, "el_ms") : ""
@@ -105,10 +105,10 @@ END {
 	print ""
 	print "| N MiB | run | MiB read | read phase ms | I/O ms | decompress+verify ms | CPU ms: decode / chunk check / copy checksum | I/O share | loader rate MiB/s | firmware read rate MiB/s | loader / firmware | stub: copy, zero-fill, checksum s |"
 	print "|---|---|---|---|---|---|---|---|---|---|---|---|"
-	split("kj-l0-dryrun kj-l0 kj-l1-dryrun kj-l1", lm, " ")
+	nl = split("kj-l0-dryrun kj-l0 kj-l1-dryrun kj-l1 kj-lz4-dryrun kj-lz4", lm, " ")
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
-		for (j = 1; j <= 4; j++) {
+		for (j = 1; j <= nl; j++) {
 			meth = lm[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			mib = m(n, meth, "read_mib"); el = m(n, meth, "el_ms"); io = m(n, meth, "io_ms"); dec = m(n, meth, "dec_ms")
@@ -127,7 +127,7 @@ END {
 		print "|---|---|---|---|---|"
 		for (i = 1; i <= nn; i++) {
 			n = ns[i]
-			for (j = 1; j <= 4; j++) {
+			for (j = 1; j <= nm; j++) {
 				meth = meths[j]
 				if (!((n SUBSEP meth) in cnt)) continue
 				printf "| %s | %s | %s | %s | %s |\n", n, meth, runs(n, meth, "hibernate_s"),
@@ -141,7 +141,7 @@ END {
 	all = 1; line = ""
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
-		for (j = 3; j <= 4; j++) {
+		for (j = 3; j <= nm; j++) {
 			meth = meths[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			a = ratio(best_swsusp(n, "running_s"), m(n, meth, "running_s"))
@@ -160,18 +160,24 @@ END {
 		line = line sprintf("%sN=%s: %.2f", line == "" ? "" : "; ", n, io / el)
 	}
 	printf "- loader read rate of a raw (-l 0) image at least 90%% of the firmware'"'"'s raw read rate: **%s** (loader / firmware rate = I/O ms / read-phase ms of the level-0 dry run: %s)\n", any ? (all ? "met" : "NOT met") : "not measured", line
-	line = ""; app = 0; all = 1
-	for (i = 1; i <= nn; i++) {
-		n = ns[i]; a = m(n, "kj-l0", "image_mib"); b = m(n, "kj-l1", "image_mib")
-		if (a == "" || b == "") continue
-		cr = a / b
-		line = line sprintf("%sN=%s: %.2f:1, l1 / l0 resume time %s / %s", line == "" ? "" : "; ", n, cr,
-			ratio(m(n, "kj-l1", "running_s"), m(n, "kj-l0", "running_s")),
-			ratio(m(n, "kj-l1", "running_cpu"), m(n, "kj-l0", "running_cpu")))
-		if (cr >= 2) { app = 1; if (m(n, "kj-l1", "running_s") >= m(n, "kj-l0", "running_s")) all = 0 }
+	# per compressed method: is it faster than the raw image wherever it
+	# compresses 2:1 or better?
+	nc = split("kj-l1 kj-lz4", cm, " ")
+	for (k = 1; k <= nc; k++) {
+		cmeth = cm[k]; line = ""; app = 0; all = 1; seen = 0
+		for (i = 1; i <= nn; i++) {
+			n = ns[i]; a = m(n, "kj-l0", "image_mib"); b = m(n, cmeth, "image_mib")
+			if (a == "" || b == "") continue
+			seen = 1; cr = a / b
+			line = line sprintf("%sN=%s: %.2f:1, %s / l0 resume time %s / %s", line == "" ? "" : "; ", n, cr, substr(cmeth, 4),
+				ratio(m(n, cmeth, "running_s"), m(n, "kj-l0", "running_s")),
+				ratio(m(n, cmeth, "running_cpu"), m(n, "kj-l0", "running_cpu")))
+			if (cr >= 2) { app = 1; if (m(n, cmeth, "running_s") >= m(n, "kj-l0", "running_s")) all = 0 }
+		}
+		if (!seen) continue
+		printf "- compressed image (%s) faster than raw whenever it compresses 2:1 or better: **%s** (%s)\n", cmeth,
+			app ? (all ? "met" : "NOT met") : "not exercised: no image compressed 2:1", line
 	}
-	printf "- compressed image faster than raw whenever it compresses 2:1 or better: **%s** (%s)\n",
-		app ? (all ? "met" : "NOT met") : "not exercised: no image compressed 2:1", line
 
 	# plot data: per N one block, per method one row of stacked phases
 	dat = out "/resume.dat"
@@ -179,7 +185,7 @@ END {
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
 		printf "# N=%s\n", n >> dat
-		for (j = 1; j <= 4; j++) {
+		for (j = 1; j <= nm; j++) {
 			meth = meths[j]
 			if (!((n SUBSEP meth) in cnt)) continue
 			printf "%s %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f %.3f\n", meth,

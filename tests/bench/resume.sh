@@ -15,8 +15,8 @@
 #   swsusp-lzo, swsusp-lz4  echo disk > /sys/power/state onto the swap
 #                           partition (hibernate.compressor=), resume by
 #                           booting the same kernel, /sys/power/resume
-#   kj-l0, kj-l1            A kexec-jumps to B, B runs kjsave -l 0 (stored)
-#                           or -l 1 (zlib) onto "kjresume"; resume:
+#   kj-l0, kj-l1, kj-lz4    A kexec-jumps to B, B runs kjsave -l 0 (stored),
+#                           -l 1 (zlib) or --lz4 onto "kjresume"; resume:
 #                           OVMF -> kjresume.efi -> A. Before the resume
 #                           of a level-0 image, one boot with the loader's
 #                           dry-run (reads and verifies the whole image,
@@ -44,7 +44,7 @@
 #   KJ_BENCH_APPEND_RESULTS=1  add to the last results.tsv (use the same
 #                     KJ_BENCH_SRC commit)
 #   KJ_BENCH_METHODS  "swsusp-lzo kj-l0 swsusp-lz4 kj-l1"
-#   KJ_BENCH_DRYRUN   "0": levels whose image gets a dry run first
+#   KJ_BENCH_DRYRUN   "l0": kj methods whose image gets a dry run first
 #   KJ_BENCH_DATA     random: the workload's memory is incompressible;
 #                     half: every page's second half repeats its first
 #                     (2:1 for zlib, LZO and LZ4 alike)
@@ -58,7 +58,7 @@ ver=${KJ_BENCH_VER:-6.12}
 smp=${KJ_BENCH_SMP:-2}
 reps=${KJ_BENCH_REPEAT:-1}
 methods=${KJ_BENCH_METHODS:-swsusp-lzo kj-l0 swsusp-lz4 kj-l1}
-dryrun=${KJ_BENCH_DRYRUN:-0}
+dryrun=${KJ_BENCH_DRYRUN:-l0}
 data=${KJ_BENCH_DATA:-random}
 case $data in random|half) ;; *) echo "KJ_BENCH_DATA: random or half" >&2; exit 2 ;; esac
 out=${KJ_BENCH_OUT:-$KJ_ROOT/build/bench/resume}
@@ -269,12 +269,12 @@ loader_fields() { # NAME -> "MIB IO DEC EL SUM CDEC CCHK"
 	echo "${a:-- - - -} ${b:-- - -}"
 }
 
-kjresume() { # LEVEL
-	local level=$1 name="n$n-kj-l$1-r$rep" img mem hib hibc modes=res
+kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave --lz4)
+	local form=$1 name="n$n-kj-$1-r$rep" img mem hib hibc modes=res
 	set_conf "partlabel=kjresume pause=0"
-	log "$name: boot 1: A hibernates through B (kjsave -l $level)"
+	log "$name: boot 1: A hibernates through B (kjsave $form)"
 	qrun "$name-hib" -- -kernel "$kdir/bzImage" -initrd "$out/a.cpio.gz" \
-		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$level"
+		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$form"
 	check "$name-hib" "KJ-T: B saved" || return 1
 	read -r hib hibc < <(hib_times "$name-hib")
 	kj_part_dump "$disk" 2 "$out/img"
@@ -282,7 +282,7 @@ kjresume() { # LEVEL
 	rm -f "$out/img"
 	img=$(awk '/^data-end/ {printf "%.1f", $2 / 1048576}' "$out/$name.info")
 
-	case " $dryrun " in *" $level "*) modes="dry res" ;; esac
+	case " $dryrun " in *" $form "*) modes="dry res" ;; esac
 	for mode in $modes; do
 		local opt="partlabel=kjresume pause=0" until=() f
 		[ $mode = dry ] && { opt="$opt dry-run"; until=(-u "dry-run: every chunk verified" -d 0.2); }
@@ -297,7 +297,7 @@ kjresume() { # LEVEL
 		f=($(loader_fields "$name-$mode") "$(sub "$(at "$name-$mode" "memory restored and checked")" \
 			"$(at "$name-$mode" "kjresume: relocating")")")
 		mem=$(line "$name-$mode" "MiB of memory in" | sed -n 's/.*, \([0-9]*\) MiB of memory in.*/\1/p')
-		row "$n" "kj-l$level$([ $mode = dry ] && echo -dryrun)" "$rep" "$ram" "$img" "$mem" \
+		row "$n" "kj-$form$([ $mode = dry ] && echo -dryrun)" "$rep" "$ram" "$img" "$mem" \
 			"$([ $mode = dry ] && echo - || echo "$hib")" "$([ $mode = dry ] && echo - || echo "$hibc")" \
 			$(resume_cols "$name-$mode" "resume loader for kexec-hibernated Linux" \
 				"kjresume: reading image" "kjresume: read ") "${f[@]}"
@@ -318,7 +318,7 @@ for n in "${sizes[@]}"; do
 		for m in $methods; do
 			case $m in
 			swsusp-*) swsusp "${m#swsusp-}" || log "n$n $m: FAILED" ;;
-			kj-l*) kjresume "${m#kj-l}" || log "n$n $m: FAILED" ;;
+			kj-l[0-9] | kj-lz4) kjresume "${m#kj-}" || log "n$n $m: FAILED" ;;
 			*) die "unknown method $m" ;;
 			esac
 		done
