@@ -44,6 +44,17 @@ static void copy_match(uint8_t *d, size_t off, size_t n)
 	}
 }
 
+/* 16 bytes in two fixed-size copies: inline loads and stores, no call */
+static inline void copy16(uint8_t *d, const uint8_t *s)
+{
+	uint64_t a, b;
+
+	kj_memcpy(&a, s, 8);
+	kj_memcpy(&b, s + 8, 8);
+	kj_memcpy(d, &a, 8);
+	kj_memcpy(d + 8, &b, 8);
+}
+
 bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
 		       uint8_t *dst, size_t dlen)
 {
@@ -63,7 +74,15 @@ bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
 			return false;
 		if (lit > slen - ip || lit > dlen - op)
 			return false;
-		kj_memcpy(dst + op, src + ip, lit);
+		/*
+		 * Short runs, the common case in memory that compresses: one
+		 * 16-byte copy where both buffers have the room; the bytes
+		 * past the run are inside dst and written again later.
+		 */
+		if (lit <= 16 && slen - ip >= 16 && dlen - op >= 16)
+			copy16(dst + op, src + ip);
+		else
+			kj_memcpy(dst + op, src + ip, lit);
 		ip += lit;
 		op += lit;
 		if (ip == slen)		/* the last sequence: literals only */
@@ -80,7 +99,10 @@ bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
 		ml += 4;
 		if (ml > dlen - op)
 			return false;
-		copy_match(dst + op, off, ml);
+		if (ml <= 16 && off >= 16 && dlen - op >= 16)
+			copy16(dst + op, dst + op - off);
+		else
+			copy_match(dst + op, off, ml);
 		op += ml;
 	}
 }
