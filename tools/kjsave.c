@@ -44,11 +44,11 @@ static void usage(FILE *f)
 "Save A's memory as a kjresume image (docs/FORMAT.md) to OUTPUT, a file\n"
 "or a block device.\n"
 "  -i, --input CORE      plain ELF core to read (default /proc/vmcore)\n"
-"  -l, --level N         zlib level 0-9, 0 stores chunks raw (default 1:\n"
-"                        twice as fast as 6, 3%% larger; docs/PERFORMANCE.md)\n"
-"      --lz4             LZ4 blocks instead of zlib: larger, but several\n"
-"                        times faster to write and to read (--level is\n"
-"                        then ignored; needs a loader that knows LZ4)\n"
+"  -l, --level N         zlib instead of LZ4, at level 1-9 (1 is twice as\n"
+"                        fast as 6, 3%% larger); 0 stores chunks raw\n"
+"      --lz4             LZ4 blocks, the default: about zlib's size on\n"
+"                        memory that compresses, written and read several\n"
+"                        times faster (docs/PERFORMANCE.md); wins over -l\n"
 "  -c, --chunk-size N    bytes per chunk, 4 KiB multiple <= 256 KiB\n"
 "  -e, --entry ADDR      jump-back entry if the core has no LINUXKJUMP note\n"
 "  -m, --memmap DIR|none A's firmware memory map, /sys/firmware/memmap layout\n"
@@ -1291,6 +1291,7 @@ int main(int argc, char **argv)
 	bool kernel_layout = false;
 	struct elfimg_opts opts = { .allow_plain = true };
 	struct elfimg_wparams p = { .level = 1 };
+	bool want_lz4 = false, want_level = false;
 	struct ranges mm = { 0 }, scratch = { 0 }, ram = { 0 };
 	bool no_scratch = false, no_fiemap = false, scratch_given = false;
 	bool keep_free = false;
@@ -1316,6 +1317,7 @@ int main(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v > 9)
 				goto bad;
 			p.level = (int)v;
+			want_level = true;
 			break;
 		case 'c':
 			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
@@ -1351,7 +1353,7 @@ int main(int argc, char **argv)
 		case 'K': keep_free = true; break;
 		case 'Z': zero_free = true; break;
 		case 'C': p.crc32 = true; break;
-		case '4': p.lz4 = true; break;
+		case '4': want_lz4 = true; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); return 0;
@@ -1367,6 +1369,8 @@ bad:
 	}
 	output = argv[optind];
 	is_vmcore = !strcmp(input, "/proc/vmcore");
+	/* LZ4 unless a zlib level is asked for (and --lz4 overrides that) */
+	p.lz4 = want_lz4 || !want_level;
 
 	/* headers only: the reader would reject what kexec-tools wrote */
 	if (img_open(&in, input, O_RDONLY, &opts, true))

@@ -19,7 +19,8 @@ echo "== building (or reusing) the patched kernel; the first build takes ~10 min
 kdir=$("$KJ_ROOT/kernel/build.sh" "$ver") || exit 1
 echo "== kernel: $kdir"
 echo "== guest lines follow (KJ-A: kernel A, KJ-B: kernel B, kjresume: the loader)"
-if KJ_SHOW=1 "$KJ_ROOT/tests/qemu/hibernate.sh" "$ver" 2 256; then
+# kjsave's default form (LZ4), as kjhibernate would save it
+if KJ_SHOW=1 KJ_LEVEL=${KJ_LEVEL:-lz4} "$KJ_ROOT/tests/qemu/hibernate.sh" "$ver" 2 256; then
 	echo "== demo OK: A hibernated, was resumed by kjresume.efi from a fresh"
 	echo "== firmware boot with its state intact, and the image was used once"
 	echo "== serial logs: $KJ_OUT/hib-$ver-*.serial"

@@ -22,7 +22,8 @@
 # kjresume partition, which the firmware cannot read: the loader gets its
 # first block's offset from its settings and reads the rest through the
 # extent map kjsave records; refusal cases other than ramsize need
-# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l, 1),
+# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l N,
+# or lz4 for --lz4; 1),
 # KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_APPEND (more of A's
 # command line, e.g. init_on_free=1), KJ_CPU (QEMU -cpu), KJ_TIMEOUT.
 set -uo pipefail
@@ -128,7 +129,7 @@ case "$(sed -n 's/^incompat *//p' "$KJ_OUT/$name.info")" in
 esac
 # the chunk method: LZ4 with --lz4, else DEFLATE unless level 0
 incompat=$(sed -n 's/^incompat *//p' "$KJ_OUT/$name.info")
-if [[ " ${KJ_SAVEOPT:-} " == *" --lz4 "* ]]; then
+if [[ " ${KJ_SAVEOPT:-} " == *" --lz4 "* || $level = lz4 ]]; then
 	[[ $incompat == *lz4* && $incompat != *deflate* ]] || fail "kjsave --lz4 wrote an image with incompat '$incompat'"
 elif [ "$level" = 0 ]; then
 	[[ $incompat != *lz4* && $incompat != *deflate* ]] || fail "kjsave -l 0 wrote an image with incompat '$incompat'"

@@ -153,16 +153,17 @@ TEST(tools_save_verify_extract)
 {
 	/* each form, and the incompat line kjimage shows for it */
 	static const char *const forms[][2] = {
+		{ "", "0x6 lz4 xxh64" },		/* the default */
 		{ "-l 0", "0x2 xxh64" },
 		{ "-l 6", "0x3 deflate xxh64" },
-		{ "--lz4", "0x6 lz4 xxh64" },
+		{ "-l 1 --lz4", "0x6 lz4 xxh64" },
 	};
 	char core[300], img[300];
 
 	setup();
 	snprintf(core, sizeof(core), "%s/vmcore", dir);
 	write_core(core, true);
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < 4; k++) {
 		snprintf(img, sizeof(img), "%s/img%d", dir, k);
 		ASSERT_EQ(test_sh("%s/kjsave -q %s -i %s %s", KJ_TOOLS_DIR,
 			      forms[k][0], core, img), 0);
