@@ -48,6 +48,9 @@
 #   KJ_BENCH_DATA     random: the workload's memory is incompressible;
 #                     half: every page's second half repeats its first
 #                     (2:1 for zlib, LZO and LZ4 alike)
+#   KJ_BENCH_QEMU_ARGS  more QEMU options for every boot (word-split), e.g.
+#                     "-mem-prealloc": guest RAM backed before the firmware
+#                     starts, so no phase pays the host's first-touch faults
 #   KJ_BENCH_VER (6.12), KJ_BENCH_SMP (2), KJ_BENCH_OUT, KJ_BENCH_TIMEOUT
 #   (per boot, 1200 s), KJ_BENCH_APPEND (more kernel options, e.g.
 #   "loglevel=7" instead of quiet boots)
@@ -136,7 +139,7 @@ qrun() {
 		-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
 		-drive if=pflash,format=raw,file="$out/vars.fd" \
 		-m "${ram}M" -smp "$smp" -drive file="$disk",format=raw,if=virtio \
-		"$@" </dev/null
+		${KJ_BENCH_QEMU_ARGS:-} "$@" </dev/null
 }
 # NAME.log: "WALL<TAB>CPU<TAB>LINE" (stamp -c)
 # wall-clock stamp of the first line of NAME.log containing TEXT (empty if none)
