@@ -314,7 +314,7 @@ hibernate)
 	say "workload pid $wl checksum $sum"
 	set -- --image partlabel=kjresume --loader /EFI/kjresume/kjresume.efi --esp /boot/efi \
 		--grub-cfg $cfg --b-kernel /boot/bzImage --b-initrd /b.cpio.gz \
-		--mem-max "$(arg kjmemmax)" --level 1
+		--mem-max "$(arg kjmemmax)"
 	cp $cfg /tmp/cfg0
 	kjhibernate "$@" --loader /EFI/kjresume/missing.efi > /tmp/r1 2>&1 && fail "kjhibernate did not refuse a missing loader"
 	sed 's/^/KJ-G: | /' /tmp/r1

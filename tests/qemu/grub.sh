@@ -193,9 +193,12 @@ case_hibernate() {
 	fi
 	[ "$(state)" = complete ] || { failc "hibernate: image state is '$(state)', not complete"; return; }
 	"$kjimage" verify "$work/img" >/dev/null || { failc "hibernate: kjimage verify failed"; return; }
+	# kjhibernate's default form
+	"$kjimage" info "$work/img" | grep -qx 'incompat *0x6 lz4 xxh64' ||
+		{ failc "hibernate: kjhibernate's default image is not LZ4: $("$kjimage" info "$work/img" | grep ^incompat)"; return; }
 	cfg_get "$c"
 	[ "$(blocks "$c")" = 1 ] || { failc "hibernate: kjhibernate did not install the block in A"; return; }
-	pass "hibernate: kjhibernate in A: B saved a complete image, the menu block is on the ESP"
+	pass "hibernate: kjhibernate in A: B saved a complete LZ4 image (the default), the menu block is on the ESP"
 	cp "$work/img" "$work/saved.img"
 	kj_part_dump "$disk" 1 "$work/saved.esp"
 	have_image=1
