@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Chunk decoding: stored, raw-DEFLATE or LZ4 bytes of the non-zero 4 KiB
- * units of a chunk -> the chunk's memory bytes, then the chunk check. zlib's state lives
- * in the inflater's arena (zalloc below), so nothing is allocated.
+ * units of a chunk -> the chunk's memory bytes, then the chunk check.
+ * zlib's state lives in the inflater's arena (zalloc below), so nothing is
+ * allocated.
  */
 #include <zlib.h>
 
