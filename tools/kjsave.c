@@ -44,11 +44,12 @@ static void usage(FILE *f)
 "Save A's memory as a kjresume image (docs/FORMAT.md) to OUTPUT, a file\n"
 "or a block device.\n"
 "  -i, --input CORE      plain ELF core to read (default /proc/vmcore)\n"
-"  -l, --level N         zlib instead of LZ4, at level 1-9 (1 is twice as\n"
-"                        fast as 6, 3%% larger); 0 stores chunks raw\n"
+"  -l, --level N|lz4     zlib instead of LZ4, at level 1-9 (1 is twice as\n"
+"                        fast as 6, 3%% larger); 0 stores chunks raw; lz4:\n"
+"                        the same as --lz4\n"
 "      --lz4             LZ4 blocks, the default: about zlib's size on\n"
 "                        memory that compresses, written and read several\n"
-"                        times faster (docs/PERFORMANCE.md); wins over -l\n"
+"                        times faster (docs/PERFORMANCE.md); wins over -l N\n"
 "  -c, --chunk-size N    bytes per chunk, 4 KiB multiple <= 256 KiB\n"
 "  -e, --entry ADDR      jump-back entry if the core has no LINUXKJUMP note\n"
 "  -m, --memmap DIR|none A's firmware memory map, /sys/firmware/memmap layout\n"
@@ -1314,6 +1315,10 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'l':
+			if (!strcmp(optarg, "lz4")) {
+				want_lz4 = true;
+				break;
+			}
 			if (!parse_u64(optarg, &v) || v > 9)
 				goto bad;
 			p.level = (int)v;

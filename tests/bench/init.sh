@@ -8,7 +8,7 @@
 #      /sys/power/resume (an initramfs-only system has nobody else to do
 #      it) and only comes back if there is no image.
 #   A  kexec-jump hibernation: starts the workload, loads B, jumps.
-#   B  saves A with kjsave (kjsave=lN: -l N; kjsave=lz4: --lz4) to /dev/vda2
+#   B  saves A with kjsave (-l kjsave=: a zlib level or lz4) to /dev/vda2
 #      and powers off.
 # The host stamps every serial line on arrival; the lines that mark a
 # phase start with "KJ-T: " (the guest clock means nothing across a
@@ -37,14 +37,7 @@ fi
 
 if [ "$role" = B ]; then
 	mark "B up"
-	save=$(arg kjsave)
-	case $save in
-	lz4) form=--lz4 ;;
-	l[0-9]) form="-l ${save#l}" ;;
-	*) die "kjsave=$save: want l0..l9 or lz4" ;;
-	esac
-	# shellcheck disable=SC2086
-	/bin/kjsave -q $form /dev/vda2 || die "kjsave failed"
+	/bin/kjsave -q -l "$(arg kjsave)" /dev/vda2 || die "kjsave failed"
 	mark "B saved"
 	sync
 	poweroff -f

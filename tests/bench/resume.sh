@@ -274,10 +274,12 @@ loader_fields() { # NAME -> "MIB IO DEC EL SUM CDEC CCHK"
 
 kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave --lz4)
 	local form=$1 name="n$n-kj-$1-r$rep" img mem hib hibc modes=res
+	local save=$form	# kjsave -l's value: the level, or lz4
+	[[ $form == l[0-9] ]] && save=${form#l}
 	set_conf "partlabel=kjresume pause=0"
 	log "$name: boot 1: A hibernates through B (kjsave $form)"
 	qrun "$name-hib" -- -kernel "$kdir/bzImage" -initrd "$out/a.cpio.gz" \
-		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$form"
+		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$save"
 	check "$name-hib" "KJ-T: B saved" || return 1
 	read -r hib hibc < <(hib_times "$name-hib")
 	kj_part_dump "$disk" 2 "$out/img"

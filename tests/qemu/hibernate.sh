@@ -22,8 +22,8 @@
 # kjresume partition, which the firmware cannot read: the loader gets its
 # first block's offset from its settings and reads the rest through the
 # extent map kjsave records; refusal cases other than ramsize need
-# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l N,
-# or lz4 for --lz4; 1),
+# write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l: a
+# zlib level or lz4; 1),
 # KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_APPEND (more of A's
 # command line, e.g. init_on_free=1), KJ_CPU (QEMU -cpu), KJ_TIMEOUT.
 set -uo pipefail

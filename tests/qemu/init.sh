@@ -34,9 +34,7 @@ if [ "$role" = B ]; then
 		esac
 		say "hibernating: saving A's memory to $target"
 		# kjsave=lz4 (kjhibernate's default) or a zlib level
-		form=--lz4
-		[ "$(arg kjsave)" = lz4 ] || form="-l $(arg kjsave)"
-		/bin/kjsave $inplace $(arg kjsaveopt) $form "$target" || die "kjsave failed"
+		/bin/kjsave $inplace $(arg kjsaveopt) -l "$(arg kjsave)" "$target" || die "kjsave failed"
 		case $dev in *:*:*) umount /mnt || die "cannot unmount ${rest%%:*}" ;; esac
 		say "image saved; powering off"
 		sync

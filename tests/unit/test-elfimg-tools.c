@@ -157,13 +157,14 @@ TEST(tools_save_verify_extract)
 		{ "-l 0", "0x2 xxh64" },
 		{ "-l 6", "0x3 deflate xxh64" },
 		{ "-l 1 --lz4", "0x6 lz4 xxh64" },
+		{ "-l lz4", "0x6 lz4 xxh64" },		/* kjhibernate's B */
 	};
 	char core[300], img[300];
 
 	setup();
 	snprintf(core, sizeof(core), "%s/vmcore", dir);
 	write_core(core, true);
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < 5; k++) {
 		snprintf(img, sizeof(img), "%s/img%d", dir, k);
 		ASSERT_EQ(test_sh("%s/kjsave -q %s -i %s %s", KJ_TOOLS_DIR,
 			      forms[k][0], core, img), 0);
