@@ -146,18 +146,16 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 		}
 		break;
 	case ELFIMG_METHOD_DEFLATE:
+	case ELFIMG_METHOD_LZ4:		/* the packed units, then spread */
 		if (nz == 0 || ci->stored == 0)
 			return ELFIMG_E_CHUNK_DATA;
-		err = inflate_exact(inf, src, ci->stored, dst, nz);
+		if (ci->method == ELFIMG_METHOD_DEFLATE)
+			err = inflate_exact(inf, src, ci->stored, dst, nz);
+		else
+			err = elfimg_lz4_decode(src, ci->stored, dst, nz) ?
+			      ELFIMG_OK : ELFIMG_E_CHUNK_DATA;
 		if (err)
 			return err;
-		if (nz != dst_len)
-			expand_units(dst, dst_len, nz, ci->zero_map);
-		break;
-	case ELFIMG_METHOD_LZ4:
-		if (nz == 0 || ci->stored == 0 ||
-		    !elfimg_lz4_decode(src, ci->stored, dst, nz))
-			return ELFIMG_E_CHUNK_DATA;
 		if (nz != dst_len)
 			expand_units(dst, dst_len, nz, ci->zero_map);
 		break;

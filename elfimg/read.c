@@ -743,6 +743,13 @@ static uint64_t nonzero_bytes(uint64_t len, uint64_t zero_map)
 	return total;
 }
 
+/* The incompat bit an image must set to use each chunk method. */
+static const uint32_t method_needs[ELFIMG_METHOD_LZ4 + 1] = {
+	[ELFIMG_METHOD_STORED] = 0,
+	[ELFIMG_METHOD_DEFLATE] = ELFIMG_INCOMPAT_DEFLATE,
+	[ELFIMG_METHOD_LZ4] = ELFIMG_INCOMPAT_LZ4,
+};
+
 static enum elfimg_err check_index(struct elfimg_info *info,
 				   const struct elfimg_segment *s, size_t n)
 {
@@ -759,12 +766,9 @@ static enum elfimg_err check_index(struct elfimg_info *info,
 			kj_memcpy(&c, &info->index[i], sizeof(c));
 			if ((c.check_hi && !(info->incompat & ELFIMG_INCOMPAT_XXH64)) ||
 			    c.method > ELFIMG_METHOD_LZ4 ||
+			    (info->incompat & method_needs[c.method]) !=
+			    method_needs[c.method] ||
 			    (units < 64 && c.zero_map >> units))
-				return ELFIMG_E_INDEX;
-			if ((c.method == ELFIMG_METHOD_DEFLATE &&
-			     !(info->incompat & ELFIMG_INCOMPAT_DEFLATE)) ||
-			    (c.method == ELFIMG_METHOD_LZ4 &&
-			     !(info->incompat & ELFIMG_INCOMPAT_LZ4)))
 				return ELFIMG_E_INDEX;
 			nz = nonzero_bytes(len, c.zero_map);
 			if (c.method == ELFIMG_METHOD_STORED ? c.stored != nz :
