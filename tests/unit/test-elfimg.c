@@ -957,39 +957,50 @@ TEST(kj_index_checks)
 #undef TAMPER
 }
 
+/*
+ * Bytes flipped across chunk @ci's payload (every @step-th, one at a time)
+ * fail its decode or its check; whole, it decodes and checks, but not into
+ * a shorter output.
+ */
+static void assert_damage_caught(uint8_t *img, const struct elfimg_chunk_info *ci,
+				 uint64_t len, uint32_t step, uint8_t flip)
+{
+	static struct elfimg_inflater inf;
+	static uint8_t out[ELFIMG_MAX_CHUNK];
+
+	ASSERT(ci->stored > 0);
+	ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
+	for (uint32_t i = 0; i < ci->stored; i += step) {
+		enum elfimg_err e;
+
+		img[ci->offset + i] ^= flip;
+		e = elfimg_chunk_decode(&inf, ci, img + ci->offset, out, len,
+					true);
+		img[ci->offset + i] ^= flip;
+		ASSERT(e == ELFIMG_E_CHUNK_DATA || e == ELFIMG_E_CHUNK_CRC);
+	}
+	ASSERT_ERR(elfimg_chunk_decode(&inf, ci, img + ci->offset, out, len,
+				       true), ELFIMG_OK);
+	/* wrong output length */
+	ASSERT(elfimg_chunk_decode(&inf, ci, img + ci->offset, out, 4096,
+				   true) != ELFIMG_OK);
+	elfimg_inflater_fini(&inf);
+}
+
 TEST(kj_chunk_corruption)
 {
 	struct mem m = { .seed = 6, .zero_pct = 10 };
 	struct kjopts o = { .level = 6, .complete = true };
 	struct sink s = write_kj(&m, basic_segs, 3, &o, NULL);
 	struct elfimg_info info;
-	static struct elfimg_inflater inf;
-	static uint8_t out[ELFIMG_MAX_CHUNK];
 	struct elfimg_chunk_info ci;
-	int bad = 0;
 
 	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
 		   ELFIMG_OK);
-	ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
 	elfimg_chunk_get(&info, segs[1].first_chunk, &ci);
 	ASSERT(ci.method == ELFIMG_METHOD_DEFLATE);
-	/* flip bytes across the payload: decode fails or the CRC does */
-	for (uint32_t i = 0; i < ci.stored; i += 97) {
-		enum elfimg_err e;
-
-		s.buf[ci.offset + i] ^= 0x55;
-		e = elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, out,
-					elfimg_chunk_len(&info, &segs[1], 0),
-					true);
-		s.buf[ci.offset + i] ^= 0x55;
-		ASSERT(e == ELFIMG_E_CHUNK_DATA || e == ELFIMG_E_CHUNK_CRC);
-		bad++;
-	}
-	ASSERT(bad > 0);
-	/* wrong output length */
-	ASSERT(elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, out, 4096,
-				   true) != ELFIMG_OK);
-	elfimg_inflater_fini(&inf);
+	assert_damage_caught(s.buf, &ci, elfimg_chunk_len(&info, &segs[1], 0),
+			     97, 0x55);
 	free(s.buf);
 }
 
@@ -1004,11 +1015,9 @@ TEST(kj_lz4_chunks)
 	struct kjopts o = { .level = 1, .complete = true, .lz4 = true };
 	struct sink s = write_kj(&m, basic_segs, 3, &o, NULL);
 	struct elfimg_info info;
-	static struct elfimg_inflater inf;
-	static uint8_t out[ELFIMG_MAX_CHUNK];
 	struct elfimg_chunk_info ci;
 	void *fdt = s.buf + ELFIMG_FDT_OFF;
-	uint64_t len, found = 0;
+	uint64_t found = 0;
 
 	verify_roundtrip(&s, &m, basic_segs, 3);
 	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
@@ -1022,20 +1031,8 @@ TEST(kj_lz4_chunks)
 	ASSERT(found > 0);
 	elfimg_chunk_get(&info, segs[1].first_chunk, &ci);
 	ASSERT(ci.method == ELFIMG_METHOD_LZ4);
-	len = elfimg_chunk_len(&info, &segs[1], 0);
-	ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
-	for (uint32_t i = 0; i < ci.stored; i += 89) {
-		enum elfimg_err e;
-
-		s.buf[ci.offset + i] ^= 0x21;
-		e = elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, out, len,
-					true);
-		s.buf[ci.offset + i] ^= 0x21;
-		ASSERT(e == ELFIMG_E_CHUNK_DATA || e == ELFIMG_E_CHUNK_CRC);
-	}
-	ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, out, len,
-				       true), ELFIMG_OK);
-	elfimg_inflater_fini(&inf);
+	assert_damage_caught(s.buf, &ci, elfimg_chunk_len(&info, &segs[1], 0),
+			     89, 0x21);
 	/* DEFLATE's bit does not stand in for LZ4's */
 	ASSERT(fdt_setprop_inplace_u32(fdt, 0, "incompat",
 				       ELFIMG_INCOMPAT_DEFLATE |
