@@ -63,7 +63,6 @@ struct loader {
 	uint8_t *bufs[3];		/* read batches (NBUF) */
 	struct par *par;
 	uint64_t t_start, t_io, t_decode, io_bytes;
-	uint64_t direct_bytes;		/* of io_bytes, read straight into place */
 	uint64_t us_dec, us_crc, us_sum, us_place;	/* workers' CPU time, summed */
 	unsigned ncpu;
 	uint64_t csum;			/* reloc_csum() of every byte placed */
@@ -618,7 +617,7 @@ struct job {
 	struct elfimg_chunk_info ci;
 	uint64_t dst, len, chunk;
 	const uint8_t *src;
-	unsigned buf;			/* NBUF: @src is the chunk in its place */
+	unsigned buf;
 };
 
 struct worker {
@@ -676,15 +675,12 @@ static bool work_one(struct par *p, struct worker *w)
 	struct job *jb = &p->jobs[j % RING];
 	struct loader *L = p->L;
 	if (!__atomic_load_n(&p->stop, __ATOMIC_RELAXED)) {
-		bool direct = jb->buf == NBUF;
-		size_t cur = direct ? 0 : find_piece(L, jb->dst);
-		uint8_t *to = direct ? NULL : in_place(L, &cur, jb->dst, jb->len);
-		const uint8_t *out = direct ? jb->src : to ? to : w->tmp;
+		size_t cur = find_piece(L, jb->dst);
+		uint8_t *to = in_place(L, &cur, jb->dst, jb->len);
+		uint8_t *out = to ? to : w->tmp;
 		uint64_t t0 = kjefi_now_us(), t1, t2, t3;
-		enum elfimg_err e = ELFIMG_OK;
-		if (!direct)
-			e = elfimg_chunk_decode(&w->inf, &jb->ci, jb->src,
-						to ? to : w->tmp, jb->len, false);
+		enum elfimg_err e = elfimg_chunk_decode(&w->inf, &jb->ci, jb->src,
+							out, jb->len, false);
 		t1 = kjefi_now_us();
 		if (!e && elfimg_chunk_check(&jb->ci, out, jb->len) != jb->ci.check)
 			e = ELFIMG_E_CHUNK_CRC;
@@ -694,7 +690,7 @@ static bool work_one(struct par *p, struct worker *w)
 			w->stored += jb->ci.stored;
 		}
 		t3 = kjefi_now_us();
-		if (!e && !direct && !to)
+		if (!e && !to)
 			scatter(L, &cur, jb->dst, w->tmp, jb->len);
 		w->us_dec += t1 - t0;
 		w->us_crc += t2 - t1;
@@ -708,8 +704,7 @@ static bool work_one(struct par *p, struct worker *w)
 			__atomic_store_n(&p->stop, true, __ATOMIC_RELEASE);
 		}
 	}
-	if (jb->buf < NBUF)
-		__atomic_fetch_sub(&p->pending[jb->buf], 1, __ATOMIC_ACQ_REL);
+	__atomic_fetch_sub(&p->pending[jb->buf], 1, __ATOMIC_ACQ_REL);
 	__atomic_store_n(&p->slot_done[j % RING], j + 1, __ATOMIC_RELEASE);
 	__atomic_fetch_add(&p->finished, 1, __ATOMIC_RELEASE);
 	return true;
@@ -774,70 +769,6 @@ static enum kj_err prepare_read(struct loader *L)
 	return KJ_OK;
 }
 
-/* A chunk whose payload is its memory bytes verbatim. */
-static bool verbatim(const struct job *jb)
-{
-	return jb->ci.method == ELFIMG_METHOD_STORED && !jb->ci.zero_map &&
-	       jb->ci.stored == jb->len;
-}
-
-/*
- * Bytes of the run of verbatim chunks from chunk @k of @sg (memory @dst)
- * on that the firmware can read in one go straight into their place:
- * payloads back to back in the file, memory back to back in one load
- * piece, at most READ_BATCH. 0 if chunk @k is not such a chunk.
- */
-static uint64_t direct_run(struct loader *L, const struct elfimg_segment *sg,
-			   uint64_t k, uint64_t dst, uint8_t **to)
-{
-	size_t cur = find_piece(L, dst);
-	uint64_t run = 0, off = 0;
-	*to = NULL;
-	for (; k < sg->nchunks; k++) {
-		struct job jb = { .len = elfimg_chunk_len(&L->info, sg, k) };
-		elfimg_chunk_get(&L->info, sg->first_chunk + k, &jb.ci);
-		if (!verbatim(&jb) || (run && jb.ci.offset != off + run) ||
-		    run + jb.len > READ_BATCH || !in_place(L, &cur, dst, run + jb.len))
-			break;
-		if (!run) {
-			off = jb.ci.offset;
-			*to = in_place(L, &cur, dst, jb.len);
-		}
-		run += jb.len;
-	}
-	return run;
-}
-
-/*
- * Bytes of a batch read from chunk @k of segment @s (memory @dst, payload
- * at @start) into a buffer: up to @cap, whole payloads only, ending before
- * the next chunk direct_run() reads into place.
- */
-static uint64_t batch_len(struct loader *L, size_t s, uint64_t k, uint64_t dst,
-			  uint64_t start, uint64_t cap)
-{
-	uint64_t end = start;
-	size_t cur = find_piece(L, dst);
-	for (; s < L->info.nsegs; s++, k = 0) {
-		const struct elfimg_segment *sg = &L->segs[s];
-		if (k == 0)
-			dst = sg->paddr, cur = find_piece(L, dst);
-		for (; k < sg->nchunks; k++) {
-			struct job jb = { .len = elfimg_chunk_len(&L->info, sg, k) };
-			elfimg_chunk_get(&L->info, sg->first_chunk + k, &jb.ci);
-			uint64_t d = dst;
-			dst += jb.len;
-			if (!jb.ci.stored)
-				continue;
-			if ((end > start && verbatim(&jb) && in_place(L, &cur, d, jb.len)) ||
-			    jb.ci.offset < end || jb.ci.offset + jb.ci.stored - start > cap)
-				return end > start ? end - start : cap;
-			end = jb.ci.offset + jb.ci.stored;
-		}
-	}
-	return end > start ? end - start : cap;
-}
-
 /* Read, decompress and verify every chunk into the plan's load pieces. */
 static enum kj_err read_image(struct loader *L)
 {
@@ -856,8 +787,7 @@ static enum kj_err read_image(struct loader *L)
 
 	/* publish: one job per stored chunk, batch by batch */
 	unsigned slot = 0;
-	uint64_t bstart = 0, bend = 0;	/* file bytes in bufs[slot] */
-	uint64_t dstart = 0, dend = 0;	/* file bytes read into place */
+	uint64_t bstart = 0, bend = 0;
 	uint64_t t_dec0 = kjefi_now_us(), t_io = 0;
 	enum kj_err err = KJ_OK;
 	for (size_t s = 0; s < I->nsegs && !err; s++) {
@@ -872,33 +802,9 @@ static enum kj_err read_image(struct loader *L)
 				scatter(L, &cur, jb.dst, NULL, jb.len);
 				continue;
 			}
-			bool direct = jb.ci.offset >= dstart && jb.ci.offset + jb.ci.stored <= dend;
-			uint8_t *to;
-			uint64_t run;
-			if (!direct && (jb.ci.offset < bstart || jb.ci.offset + jb.ci.stored > bend) &&
-			    (run = direct_run(L, sg, k, jb.dst, &to))) {
-				/* verbatim chunks: the firmware puts them in place,
-				 * the workers only check them */
-				uint64_t t0 = kjefi_now_us();
-				kjefi_status st = img_read(L, jb.ci.offset, to, run, false);
-				t_io += kjefi_now_us() - t0;
-				if (st) {
-					err = refuse("read error at byte %llu: %s",
-						     (unsigned long long)jb.ci.offset, kjefi_strerror(st));
-					break;
-				}
-				L->io_bytes += run;
-				L->direct_bytes += run;
-				dstart = jb.ci.offset;
-				dend = jb.ci.offset + run;
-				direct = true;
-				progress(L, stored_done(p), I->stored_bytes, false);
-			}
-			if (!direct && (jb.ci.offset < bstart || jb.ci.offset + jb.ci.stored > bend)) {
+			if (jb.ci.offset < bstart || jb.ci.offset + jb.ci.stored > bend) {
 				uint64_t fsize = img_size(L);
-				uint64_t n = batch_len(L, s, k, jb.dst, jb.ci.offset,
-						       fsize - jb.ci.offset < READ_BATCH ?
-						       fsize - jb.ci.offset : READ_BATCH);
+				uint64_t n = fsize - jb.ci.offset < READ_BATCH ? fsize - jb.ci.offset : READ_BATCH;
 				if (jb.ci.stored > n) {
 					err = refuse("chunk %llu larger than the read buffer",
 						     (unsigned long long)jb.chunk);
@@ -924,14 +830,8 @@ static enum kj_err read_image(struct loader *L)
 			}
 			if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
 				break;
-			if (direct) {
-				size_t c = find_piece(L, jb.dst);
-				jb.src = in_place(L, &c, jb.dst, jb.len);
-				jb.buf = NBUF;
-			} else {
-				jb.src = bufs[slot] + (jb.ci.offset - bstart);
-				jb.buf = slot;
-			}
+			jb.src = bufs[slot] + (jb.ci.offset - bstart);
+			jb.buf = slot;
 			uint64_t n = p->ready;
 			/* the ring slot is free once the job RING before is done */
 			while (n >= RING &&
@@ -939,8 +839,7 @@ static enum kj_err read_image(struct loader *L)
 				if (!work_one(p, &p->w[0]))
 					__asm__ volatile("pause");
 			p->jobs[n % RING] = jb;
-			if (!direct)
-				__atomic_fetch_add(&p->pending[slot], 1, __ATOMIC_ACQ_REL);
+			__atomic_fetch_add(&p->pending[slot], 1, __ATOMIC_ACQ_REL);
 			__atomic_store_n(&p->ready, n + 1, __ATOMIC_RELEASE);
 		}
 		if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
@@ -1060,11 +959,11 @@ static enum kj_err resume(struct loader *L)
 	    (unsigned long long)(L->io_bytes >> 20), (unsigned long long)(el / 1000),
 	    (unsigned long long)(L->t_io / 1000), (unsigned long long)(L->t_decode / 1000),
 	    L->ncpu);
-	say("CPU time of the read, all CPUs: decode %llu ms, %s %llu ms, copy checksum %llu ms, placing %llu ms; %llu MiB read straight into place\n",
+	say("CPU time of the read, all CPUs: decode %llu ms, %s %llu ms, copy checksum %llu ms, placing %llu ms\n",
 	    (unsigned long long)(L->us_dec / 1000),
 	    L->info.incompat & ELFIMG_INCOMPAT_XXH64 ? "XXH64" : "CRC32",
 	    (unsigned long long)(L->us_crc / 1000), (unsigned long long)(L->us_sum / 1000),
-	    (unsigned long long)(L->us_place / 1000), (unsigned long long)(L->direct_bytes >> 20));
+	    (unsigned long long)(L->us_place / 1000));
 	if (L->opt.dry_run) {
 		say("dry-run: every chunk verified; not resuming\n");
 		return KJ_E_DRY_RUN;

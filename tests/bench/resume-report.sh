@@ -112,10 +112,10 @@ END {
 		}
 	}
 	print ""
-	print "The loader'"'"'s read phase (its own clock; firmware reads of up to 4 MiB; in place: MiB the firmware read straight into their place; decompress+verify: what the read waited for beyond its I/O; CPU ms: summed over all CPUs; firmware read rate: the dry run'"'"'s raw read, the firmware reading the payload into one buffer and nothing else, where measured, else the I/O of the read itself), and the stub after it (host wall clock):"
+	print "The loader'"'"'s read phase (its own clock; firmware reads of up to 4 MiB; decompress+verify: what the read waited for beyond its I/O; CPU ms: summed over all CPUs; firmware read rate: the dry run'"'"'s raw read, the firmware reading the payload into one buffer and nothing else, where measured, else the I/O of the read itself), and the stub after it (host wall clock):"
 	print ""
-	print "| N MiB | run | MiB read | in place | read phase ms | I/O ms | decompress+verify ms | CPU ms: decode / chunk check / copy checksum | I/O share | loader rate MiB/s | firmware read rate MiB/s | loader / firmware | stub: copy, zero-fill, checksum s |"
-	print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+	print "| N MiB | run | MiB read | read phase ms | I/O ms | decompress+verify ms | CPU ms: decode / chunk check / copy checksum | I/O share | loader rate MiB/s | firmware read rate MiB/s | loader / firmware | stub: copy, zero-fill, checksum s |"
+	print "|---|---|---|---|---|---|---|---|---|---|---|---|"
 	nl = split("kj-l0-dryrun kj-l0 kj-l1-dryrun kj-l1 kj-lz4-dryrun kj-lz4", lm, " ")
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
@@ -124,7 +124,7 @@ END {
 			if (!((n SUBSEP meth) in cnt)) continue
 			mib = m(n, meth, "read_mib"); el = m(n, meth, "el_ms"); io = m(n, meth, "io_ms"); dec = m(n, meth, "dec_ms")
 			fw = fw_rate(n, meth)
-			printf "| %s | %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s |\n", n, meth, f(mib, 0), f(m(n, meth, "direct_mib"), 0), f(el, 0), f(io, 0), f(dec, 0),
+			printf "| %s | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s | %s | %s | %s |\n", n, meth, f(mib, 0), f(el, 0), f(io, 0), f(dec, 0),
 				f(m(n, meth, "cpu_dec_ms"), 0), f(m(n, meth, "cpu_chk_ms"), 0), f(m(n, meth, "csum_ms"), 0),
 				(el > 0 ? sprintf("%.0f%%", 100 * io / el) : "-"),
 				(el > 0 ? f(mib * 1000 / el, 0) : "-"), f(fw, 0),

@@ -208,14 +208,13 @@ results=$out/results.tsv
 #                 chunk check (XXH64 or CRC32)
 #   stub_s        kjresume: the stub's copy, zero-fill and checksum pass,
 #                 "relocating" to "memory restored and checked" (wall)
-#   direct_mib    kjresume: MiB the firmware read straight into place
 #   raw_mib raw_ms  dry-run: the firmware reading the image's payload
 #                 and nothing else (the ceiling of the loader's read)
 cols="n method rep ram_mib image_mib mem_mib hibernate_s hibernate_cpu"
 cols="$cols start_s read_s after_read_s back_s running_s verified_s"
 cols="$cols start_cpu read_cpu after_read_cpu running_cpu verified_cpu"
 cols="$cols read_mib io_ms dec_ms el_ms csum_ms cpu_dec_ms cpu_chk_ms stub_s"
-cols="$cols direct_mib raw_mib raw_ms"
+cols="$cols raw_mib raw_ms"
 [ -s "$results" ] || echo $cols | tr ' ' '\t' > "$results"
 row() { printf '%s\n' "$(IFS=$'\t'; echo "$*")" >> "$results"; }
 
@@ -260,13 +259,13 @@ swsusp() { # COMPRESSOR
 	row "$n" "swsusp-$comp" "$rep" "$ram" "$img" "$mem" "$hib" "$hibc" \
 		$(resume_cols "$name-res" "KJ-T: init" "KJ-T: init" "PM: hibernation: Read ") \
 		"$(awk -v k="$kb" 'BEGIN {printf "%.0f", k / 1024}')" - - \
-		"$(awk -v s="$sec" 'BEGIN {printf "%.0f", s * 1000}')" - - - - - - -
+		"$(awk -v s="$sec" 'BEGIN {printf "%.0f", s * 1000}')" - - - - - -
 	log "$name: image $img MiB ($mem MiB of memory), hibernate $hib s ($hibc cpu), resume $(at "$name-res" "KJ-T: running") s ($(cpu_at "$name-res" "KJ-T: running") cpu)"
 }
 
 # the loader's own lines:
 #   read M MiB in E ms: I/O I ms, decompress+verify D ms more on N CPU(s)
-#   CPU time of the read, all CPUs: decode C ms, XXH64 K ms, copy checksum S ms, ...; D MiB read straight into place
+#   CPU time of the read, all CPUs: decode C ms, XXH64 K ms, copy checksum S ms, ...
 #   dry-run: raw read of M MiB in T ms (...)
 loader_fields() { # NAME -> "MIB IO DEC EL SUM CDEC CCHK"
 	local a b
@@ -276,11 +275,10 @@ loader_fields() { # NAME -> "MIB IO DEC EL SUM CDEC CCHK"
 		-e 's/.*decode \([0-9]*\) ms, [A-Z0-9]* \([0-9]*\) ms, copy checksum \([0-9]*\) ms.*/\3 \1 \2/p')
 	echo "${a:-- - - -} ${b:-- - -}"
 }
-more_fields() { # NAME -> "DIRECT RAWMIB RAWMS"
-	local a b
-	a=$(line "$1" "CPU time of the read" | sed -n -e 's/.*; \([0-9]*\) MiB read straight into place.*/\1/p')
+raw_fields() { # NAME -> "RAWMIB RAWMS"
+	local b
 	b=$(line "$1" "dry-run: raw read of" | sed -n -e 's/.*raw read of \([0-9]*\) MiB in \([0-9]*\) ms.*/\1 \2/p')
-	echo "${a:--} ${b:-- -}"
+	echo "${b:-- -}"
 }
 
 kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave --lz4)
@@ -311,7 +309,7 @@ kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave --lz4)
 			check "$name-$mode" "KJ-T: verified" || return 1
 		fi
 		f=($(loader_fields "$name-$mode") "$(sub "$(at "$name-$mode" "memory restored and checked")" \
-			"$(at "$name-$mode" "kjresume: relocating")")" $(more_fields "$name-$mode"))
+			"$(at "$name-$mode" "kjresume: relocating")")" $(raw_fields "$name-$mode"))
 		mem=$(line "$name-$mode" "MiB of memory in" | sed -n 's/.*, \([0-9]*\) MiB of memory in.*/\1/p')
 		row "$n" "kj-$form$([ $mode = dry ] && echo -dryrun)" "$rep" "$ram" "$img" "$mem" \
 			"$([ $mode = dry ] && echo - || echo "$hib")" "$([ $mode = dry ] && echo - || echo "$hibc")" \
