@@ -121,7 +121,8 @@ b_memmap() {
 	m="memmap=exactmap"
 	b_ranges | while read -r s e; do printf ' memmap=%dK@%dK' $(((e - s) / 1024)) $((s / 1024)); done | sed "s/^/$m/"
 }
-kexec -c --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
+# -i: no purgatory SHA-256 of B's segments, as tools/kjhibernate
+kexec -c -i --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 	--initrd=/b.cpio.gz \
 	--append="console=ttyS0 panic=1 no_timer_check nr_cpus=1 kjrole=B kjsave=$(arg kjsave) $(b_memmap)" \
 	/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }

@@ -142,7 +142,7 @@ check_b_covered() {
 }
 
 load_b() {
-	kexec -d -c --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
+	kexec -d -c -i --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 		--initrd=/b.cpio.gz \
 		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${saveopt:+kjsaveopt=$saveopt} ${hib:+kjhibernate=$hib} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
 		/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
