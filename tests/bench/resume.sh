@@ -133,6 +133,9 @@ qrun() {
 	while [ "$1" != -- ]; do sopts+=("$1"); shift; done
 	shift
 	cp "$OVMF_VARS" "$out/vars.fd"
+	# the previous boot's writes reach the host's disk before this one
+	# is timed, so that no boot pays for another's writeback
+	sync
 	"$bin/stamp" -c -t "$tmo" "${sopts[@]}" "$out/$name.log" -- \
 		qemu-system-x86_64 -machine q35,accel=tcg -cpu max -nodefaults -display none \
 		-no-reboot -net none -monitor none -serial stdio \
