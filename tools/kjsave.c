@@ -122,12 +122,15 @@ static int read_timed(void *ctx, uint64_t paddr, void *buf, size_t len)
 	return rc;
 }
 
-static int fsync_timed(int fd)
+/* fsync of the output, timed; -1 with the message printed on failure */
+static int sync_out(void)
 {
 	uint64_t t = now_ns();
-	int rc = fsync(fd);
+	int rc = fsync(out_fd), e = errno;
 
 	ns_sync += now_ns() - t;
+	if (rc)
+		fprintf(stderr, "kjsave: fsync: %s\n", strerror(e));
 	return rc;
 }
 
@@ -1544,10 +1547,8 @@ bad:
 		fprintf(stderr, "kjsave: truncate: %s\n", strerror(errno));
 		return 1;
 	}
-	if (fsync_timed(out_fd)) {
-		fprintf(stderr, "kjsave: fsync: %s\n", strerror(errno));
+	if (sync_out())
 		return 1;
-	}
 	if (p.extents_reserve) {
 		char dev[32];
 		struct elfimg_extents_dev d = { .device = dev };
@@ -1570,10 +1571,8 @@ bad:
 	}
 	if ((err = elfimg_writer_write_headers(w)))
 		goto werr;
-	if (fsync_timed(out_fd)) {
-		fprintf(stderr, "kjsave: fsync: %s\n", strerror(errno));
+	if (sync_out())
 		return 1;
-	}
 	if (p.extents_reserve) {
 		if (get_extents(out_fd, st->data_end, ext2, &next2,
 				p.extents_reserve))
@@ -1587,10 +1586,8 @@ bad:
 	}
 	if ((err = elfimg_writer_mark_complete(w)))
 		goto werr;
-	if (fsync_timed(out_fd)) {
-		fprintf(stderr, "kjsave: fsync: %s\n", strerror(errno));
+	if (sync_out())
 		return 1;
-	}
 	if (!quiet) {
 		uint64_t ns = now_ns() - t0, other = ns_read + ns_write + ns_sync;
 
