@@ -284,7 +284,7 @@ raw_fields() { # NAME -> "RAWMIB RAWMS"
 	echo "${b:-- -}"
 }
 
-kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave --lz4)
+kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave -l lz4)
 	local form=$1 name="n$n-kj-$1-r$rep" img mem hib hibc modes=res
 	local save=$form	# kjsave -l's value: the level, or lz4
 	[[ $form == l[0-9] ]] && save=${form#l}
