@@ -135,9 +135,24 @@ unpacked() {
 	find "$tmp" -mindepth 1 -maxdepth 1 -type d -name "$1-*" | sort | tail -n 1
 }
 
+# src_get PKG [OPTION...]: apt-get source PKG into $tmp, quietly. The
+# newest version first; a mirror that does not serve it (seen: 404 for
+# the security pool's zlib) gets asked for each older one it lists.
+src_get() {
+	local pkg=$1 v log=$tmp/src-get.log; shift
+	(cd "$tmp" && apt-get source -q "$@" "$pkg") >"$log" 2>&1 && return 0
+	for v in $(apt-cache showsrc "$pkg" | sed -n 's/^Version: //p' | sort -uVr | tail -n +2); do
+		echo "setup: $pkg: the newest source is not served; trying $v"
+		(cd "$tmp" && apt-get source -q "$@" "$pkg=$v") >"$log" 2>&1 && return 0
+	done
+	tail -n 30 "$log" >&2
+	echo "setup: failed: apt-get source $* $pkg" >&2
+	return 1
+}
+
 if ! have_zlib; then
 	echo "setup: fetching Debian's zlib source into $srcdir"
-	(cd "$tmp" && quiet apt-get source -q zlib) || exit 1
+	src_get zlib || exit 1
 	tree=$(unpacked zlib)
 	[ -n "$tree" ] || { echo "setup: apt-get source zlib unpacked nothing" >&2; exit 1; }
 	put_tree "$tree" zlib
@@ -153,7 +168,7 @@ fi
 dtc_from_qemu() {
 	local orig sub="roms/opensbi/lib/utils/libfdt" d out h
 	echo "setup: device-tree-compiler's source is not available; taking libfdt from Debian's qemu source"
-	(cd "$tmp" && quiet apt-get source -q --download-only qemu) || return 1
+	src_get qemu --download-only || return 1
 	orig=$(find "$tmp" -maxdepth 1 -name 'qemu_*.orig.tar.*' | sort | tail -n 1)
 	[ -n "$orig" ] || { echo "setup: no qemu orig tarball" >&2; return 1; }
 	d=$tmp/qemu-x
@@ -180,7 +195,7 @@ dtc_from_qemu() {
 
 if ! have_dtc; then
 	echo "setup: fetching Debian's libfdt source (device-tree-compiler) into $srcdir"
-	if (cd "$tmp" && apt-get source -q device-tree-compiler >"$tmp/dtc.log" 2>&1) &&
+	if src_get device-tree-compiler 2>/dev/null &&
 		tree=$(unpacked device-tree-compiler) && [ -n "$tree" ]; then
 		put_tree "$tree" dtc
 	else
