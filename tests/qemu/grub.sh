@@ -95,7 +95,13 @@ cfg_get() { kjg_esp_get "$disk" /boot/grub/grub.cfg "$1"; }
 cfg_put() { kjg_esp_put "$disk" "$1" /boot/grub/grub.cfg; }
 cfg_fresh() { kjg_grub_cfg "$work/fresh.cfg" "$(a_args "$1")" && cfg_put "$work/fresh.cfg"; }
 blocks() { grep -cx '### BEGIN kjresume ###' "$1"; }
-part_zero() { dd if=/dev/zero of="$disk" bs=1M oflag=seek_bytes seek="$img_off" count=$((img_size >> 20)) conv=notrunc status=none; }
+# zeros; a punched hole keeps the disk sparse where the filesystem can
+part_zero() {
+	fallocate --punch-hole -o "$img_off" -l "$img_size" "$disk" 2>/dev/null ||
+		dd if=/dev/zero of="$disk" bs=1M oflag=seek_bytes seek="$img_off" count=$((img_size >> 20)) conv=notrunc status=none
+}
+# the saved image back on a zeroed partition: its zero blocks need no write
+img_restore() { part_zero && dd if="$work/saved.img" of="$disk" bs=1M oflag=seek_bytes seek="$img_off" conv=notrunc,sparse status=none; }
 part_sum() { dd if="$disk" bs=1M iflag=skip_bytes,count_bytes skip="$img_off" count=$((64 << 20)) status=none | sha256sum | cut -d' ' -f1; }
 state() { kj_part_dump "$disk" 2 "$work/img" && "$kjimage" info "$work/img" 2>/dev/null | sed -n 's/^state *//p'; }
 host_install() { KJ_STATE_DIR=$work/state "$KJ_ROOT/tools/kj-grub" install --grub-cfg "$1" --loader "$loader" \
@@ -221,7 +227,7 @@ hib_cfg_restore_mode() {
 case_discard() {
 	local n=grub-discard
 	need_image discard || return
-	part_zero; kjg_part_load "$disk" 2 "$work/saved.img"
+	img_restore
 	hib_cfg_restore_mode
 	# keys typed over a FIFO into an emulated machine can arrive late on
 	# a loaded host: give the menu time (this case only picks by hand)
@@ -251,7 +257,7 @@ case_discard() {
 case_damaged() {
 	local n=grub-damaged at old
 	need_image damaged || return
-	part_zero; kjg_part_load "$disk" 2 "$work/saved.img"
+	img_restore
 	"$kjimage" info "$work/saved.img" > "$work/info"
 	read -r ds de < <(awk '/^data-start/ {s=$2} /^data-end/ {e=$2} END {print s, e}' "$work/info")
 	at=$(( (ds + de) / 2 ))
@@ -274,7 +280,7 @@ case_damaged() {
 case_resume() {
 	local n=grub-resume
 	need_image resume || return
-	part_zero; kjg_part_load "$disk" 2 "$work/saved.img"
+	img_restore
 	kjg_part_load "$disk" 1 "$work/saved.esp"
 	boot $n
 	kjg_wait '^KJ-RESULT|^KJ-G: workload|NOT RESUMING' "$tmo"
@@ -351,4 +357,5 @@ for c in $cases; do
 	fi
 done
 echo "grub: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+[ "$failed" -eq 0 ] || exit 1
+[ -n "${KJ_KEEP:-}" ] || rm -rf "$disk" "$work"

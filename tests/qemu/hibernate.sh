@@ -69,7 +69,9 @@ put_img() {
 	if [ "$target" = esp ]; then mcopy -o -i "$disk@@1M" "$img" ::/kjresume.img; return; fi
 	local off
 	read -r off _ < <(kj_part "$disk" 2)
-	dd if="$img" of="$disk" bs=1M oflag=seek_bytes seek="$off" conv=notrunc status=none
+	# only the image's own bytes: the rest of the partition is unchanged
+	dd if="$img" of="$disk" bs=1M oflag=seek_bytes seek="$off" iflag=count_bytes count="$data_end" \
+		conv=notrunc status=none
 }
 state() { get_img && "$kjimage" info "$img" | sed -n 's/^state *//p'; }
 img_sum() { get_img && sha256sum < "$img" | cut -d' ' -f1; }
@@ -92,7 +94,8 @@ elif [ "$target" = ext4 ]; then
 	rm -rf "$fsdir"
 	blk=$(debugfs -R "bmap /kjresume.img 0" "$img.fs" 2>/dev/null)
 	[ -n "$blk" ] || fail "cannot find the image file's first block"
-	dd if="$img.fs" of="$disk" bs=1M oflag=seek_bytes seek="$poff" conv=notrunc status=none
+	# sparse: the new disk reads as zeros where the filesystem's blocks are
+	dd if="$img.fs" of="$disk" bs=1M oflag=seek_bytes seek="$poff" conv=notrunc,sparse status=none
 	rm -f "$img.fs"
 	echo "partlabel=kjresume offset=$((blk * 4096)) pause=0" > "$esp/EFI/BOOT/kjresume.conf"
 	mcopy -o -i "$disk@@1M" "$esp/EFI/BOOT/kjresume.conf" ::/EFI/BOOT/kjresume.conf
@@ -241,4 +244,6 @@ kj_unfollow "$name-again"
 [ -n "${KJ_SHOW:-}" ] || serial "$name-again" | grep -a '^kjresume' | grep -av 'reading image'
 serial "$name-again" | grep -a >/dev/null 'never resumed twice' || fail "a consumed image was not refused"
 serial "$name-again" | grep -a >/dev/null '^KJ-A' && fail "A ran again from a consumed image"
+# the disk and image (GiBs with KJ_MEM) stay only for a failure or KJ_KEEP=1
+[ -n "${KJ_KEEP:-}" ] || rm -f "$disk" "$img"
 kj_log "$name: PASS (hibernate $save_s s, $cycles resume(s), ${#failcases[@]} refusal case(s), consumed image refused)"

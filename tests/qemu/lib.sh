@@ -116,11 +116,12 @@ kj_part() {
 		END {printf "%.0f %.0f\n", f * 512, (l - f + 1) * 512}' # mawk's %d stops at 2^31 - 1
 }
 
-# kj_part_dump DISK N FILE: copy partition N out (for kjimage on the host).
+# kj_part_dump DISK N FILE: copy partition N out (for kjimage on the host);
+# sparse, so that a GiB partition holding a small image takes little disk.
 kj_part_dump() {
 	local off size
 	read -r off size < <(kj_part "$1" "$2")
-	dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" status=none
+	dd if="$1" of="$3" bs=1M iflag=skip_bytes,count_bytes skip="$off" count="$size" conv=sparse status=none
 }
 
 # kj_part_poke DISK N OFFSET HEXBYTES... : overwrite bytes inside partition N.
