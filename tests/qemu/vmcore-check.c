@@ -4,9 +4,9 @@
  *
  *   vmcore-check [CORE] [EXPECTED_ENTRY]
  *
- * Finds the LINUXKJUMP resume note and the VMCOREINFO note (the kernel
- * patch series puts both there), prints them, and fails when either is
- * missing, when the note's entry differs from EXPECTED_ENTRY (the
+ * Finds the LINUXKJUMP resume and in-place notes and the VMCOREINFO note
+ * (the kernel patch series puts them there), prints them, and fails when
+ * one is missing or the in-place note does not fit the resume note, when the note's entry differs from EXPECTED_ENTRY (the
  * kexec_jump_back_entry= that kexec-tools passed on B's command line),
  * or when VMCOREINFO lacks what free-page filtering needs.
  * On success prints "KJ-ENTRY 0x..." for the caller.
@@ -52,7 +52,8 @@ int main(int argc, char **argv)
 	int nload = 0;
 	uint64_t loadbytes = 0;
 	struct kexec_resume_note rn;
-	int have_rn = 0;
+	struct { uint32_t version, reserved; uint64_t entry, swap_list; } ip; /* type 2 */
+	int have_rn = 0, have_ip = 0;
 	char *vmcoreinfo = NULL;
 
 	for (int i = 0; i < eh.e_phnum; i++) {
@@ -82,6 +83,12 @@ int main(int argc, char **argv)
 				memcpy(&rn, buf + desc, sizeof(rn));
 				have_rn = 1;
 			}
+			if (nh->n_namesz == sizeof("LINUXKJUMP") &&
+			    !memcmp(buf + name, "LINUXKJUMP", sizeof("LINUXKJUMP")) &&
+			    nh->n_type == 2 && nh->n_descsz == sizeof(ip)) {
+				memcpy(&ip, buf + desc, sizeof(ip));
+				have_ip = 1;
+			}
 			if (nh->n_namesz == sizeof("VMCOREINFO") &&
 			    !memcmp(buf + name, "VMCOREINFO", sizeof("VMCOREINFO"))) {
 				vmcoreinfo = strndup(buf + desc, nh->n_descsz);
@@ -99,6 +106,14 @@ int main(int argc, char **argv)
 	if (rn.version != 1) return fail("unknown resume note version");
 	if (argc > 2 && strtoull(argv[2], NULL, 0) != rn.entry)
 		return fail("resume note entry differs from kexec_jump_back_entry");
+	/* the entry without the page swap: the same control page; the list
+	 * starts with an indirection entry (IND_INDIRECTION, 0x2) */
+	if (!have_ip) return fail("no LINUXKJUMP in-place note (type 2) in /proc/vmcore");
+	printf("KJ-B: in-place note v%u entry=0x%" PRIx64 " swap_list=0x%" PRIx64 "\n",
+	       ip.version, ip.entry, ip.swap_list);
+	if (ip.version != 1 || ip.reserved || (ip.entry & ~4095ull) != (rn.entry & ~4095ull) ||
+	    ip.entry == rn.entry || (ip.swap_list & 0xfff) != 0x2)
+		return fail("bad in-place note");
 	if (!vmcoreinfo) return fail("no VMCOREINFO note in /proc/vmcore");
 	static const char *const need[] = {
 		"OSRELEASE=", "PAGESIZE=", "SIZE(page)=", "OFFSET(page.flags)=",
