@@ -96,6 +96,9 @@ struct elfimg_info {
 	bool have_resume_note;
 	uint32_t resume_flags;		/* ELFIMG_RESUME_* from LINUXKJUMP */
 	char release[ELFIMG_RELEASE_LEN];	/* NUL-terminated */
+	bool have_inplace;		/* LINUXKJUMP type 2 (B's core) */
+	uint64_t inplace_entry;
+	uint64_t inplace_list;
 
 	const char *vmcoreinfo;		/* into buf, not NUL-terminated */
 	size_t vmcoreinfo_len;

@@ -83,6 +83,8 @@ _Static_assert(sizeof(struct elfimg_shdr) == 64, "shdr");
 #define ELFIMG_RESUME_GDT	(1u << 1)
 #define ELFIMG_RESUME_EFI_RT	(1u << 2)	/* A uses EFI runtime services */
 #define ELFIMG_RESUME_FREE_ANY	(1u << 3)	/* A's free pages: any content */
+#define ELFIMG_RESUME_UNSWAPPED	(1u << 4)	/* A's kexec swap undone in the
+						 * image; the entry skips it */
 #define ELFIMG_RELEASE_LEN	72
 
 struct elfimg_resume_note {
@@ -92,6 +94,18 @@ struct elfimg_resume_note {
 	char release[ELFIMG_RELEASE_LEN];
 };
 _Static_assert(sizeof(struct elfimg_resume_note) == 88, "resume note");
+
+/* the kernel's in-place note (kernel/patches/.../0005, 0006): in B's core
+ * only, beside the resume note; never in an image (FORMAT.md 3.1) */
+#define ELFIMG_INPLACE_NOTE_TYPE	2
+#define ELFIMG_INPLACE_NOTE_V1		1
+struct elfimg_inplace_note {
+	uint32_t version;
+	uint32_t reserved;
+	uint64_t entry;		/* the jump-back entry without A's page swap */
+	uint64_t swap_list;	/* A's kexec entry list (image->head) */
+};
+_Static_assert(sizeof(struct elfimg_inplace_note) == 24, "in-place note");
 
 #define ELFIMG_VMCOREINFO_NAME	"VMCOREINFO"
 

@@ -231,7 +231,8 @@ enum elfimg_err elfimg_probe(const void *vbuf, size_t len, uint64_t *need)
 /* ---- notes ---- */
 
 struct note_scan {
-	bool have_state, have_meta, have_resume, have_vmcoreinfo, kj_elsewhere;
+	bool have_state, have_meta, have_resume, have_inplace, have_vmcoreinfo;
+	bool kj_elsewhere;
 	uint64_t meta_off, meta_len;
 };
 
@@ -265,6 +266,22 @@ static enum elfimg_err parse_resume_note(const uint8_t *d, uint32_t descsz,
 	info->entry = rn.entry;
 	info->have_entry = true;
 	kj_memcpy(info->release, rn.release, sizeof(rn.release));
+	return ELFIMG_OK;
+}
+
+static enum elfimg_err parse_inplace_note(const uint8_t *d, uint32_t descsz,
+					  struct elfimg_info *info)
+{
+	struct elfimg_inplace_note n;
+
+	if (descsz != sizeof(n))
+		return ELFIMG_E_RESUME_NOTE;
+	kj_memcpy(&n, d, sizeof(n));
+	if (n.version != ELFIMG_INPLACE_NOTE_V1 || n.reserved)
+		return ELFIMG_E_RESUME_NOTE;
+	info->have_inplace = true;
+	info->inplace_entry = n.entry;
+	info->inplace_list = n.swap_list;
 	return ELFIMG_OK;
 }
 
@@ -321,6 +338,15 @@ static enum elfimg_err scan_notes(const uint8_t *buf, uint64_t off,
 				return ELFIMG_E_DUP_NOTE;
 			ns->have_resume = true;
 			err = parse_resume_note(desc, nh.n_descsz, info);
+			if (err)
+				return err;
+		} else if (name_is(name, nh.n_namesz, ELFIMG_RESUME_NOTE_NAME,
+				   sizeof(ELFIMG_RESUME_NOTE_NAME)) &&
+			   nh.n_type == ELFIMG_INPLACE_NOTE_TYPE) {
+			if (ns->have_inplace)
+				return ELFIMG_E_DUP_NOTE;
+			ns->have_inplace = true;
+			err = parse_inplace_note(desc, nh.n_descsz, info);
 			if (err)
 				return err;
 		} else if (name_is(name, nh.n_namesz, ELFIMG_VMCOREINFO_NAME,

@@ -289,7 +289,7 @@ static enum kj_err check_machine(struct loader *L)
 		return refuse("the hibernated kernel used EFI runtime services;\n"
 			      "  kjresume needs it booted with efi=noruntime");
 	if (f & ~(ELFIMG_RESUME_LA57 | ELFIMG_RESUME_GDT | ELFIMG_RESUME_EFI_RT |
-		  ELFIMG_RESUME_FREE_ANY))
+		  ELFIMG_RESUME_FREE_ANY | ELFIMG_RESUME_UNSWAPPED))
 		return refuse("the image needs features this loader does not know (flags 0x%x)", f);
 	return check_memmap(L);
 }

@@ -74,7 +74,6 @@
 #define PAGE_POISON	0xaa
 #define POISON_SAMPLES	16
 
-struct pair { uint64_t dest, src; };
 
 
 struct fp {
@@ -90,7 +89,7 @@ struct fp {
 	bool have_stext, have_vmemmap;
 	bool l5;
 
-	struct pair *pairs;		/* sorted by dest */
+	struct fp_pair *pairs;		/* sorted by dest */
 	size_t npairs;
 	struct spans kpages;		/* A's kexec pages */
 
@@ -290,7 +289,7 @@ static int phys(struct fp *f, uint64_t pa, void *buf, size_t len)
 	return f->in->phys_read(f->in->ctx, pa, buf, len);
 }
 
-static const struct pair *pair_of(const struct fp *f, uint64_t page)
+static const struct fp_pair *pair_of(const struct fp *f, uint64_t page)
 {
 	size_t lo = 0, hi = f->npairs;
 
@@ -330,7 +329,7 @@ static int av_read(struct fp *f, uint64_t pa, void *vbuf, size_t len)
 
 	while (len) {
 		uint64_t page = pa & PG_MASK;
-		const struct pair *p = pair_of(f, page);
+		const struct fp_pair *p = pair_of(f, page);
 		size_t n;
 
 		if (p) {
@@ -356,14 +355,14 @@ static int av_read(struct fp *f, uint64_t pa, void *vbuf, size_t len)
 
 static int cmp_dest(const void *a, const void *b)
 {
-	const struct pair *x = a, *y = b;
+	const struct fp_pair *x = a, *y = b;
 
 	return x->dest < y->dest ? -1 : x->dest > y->dest;
 }
 
 static int cmp_src(const void *a, const void *b)
 {
-	const struct pair *x = a, *y = b;
+	const struct fp_pair *x = a, *y = b;
 
 	return x->src < y->src ? -1 : x->src > y->src;
 }
@@ -451,7 +450,7 @@ static int kexec_list(struct fp *f)
 				goto out;
 			}
 			if (f->npairs == cap) {
-				struct pair *n;
+				struct fp_pair *n;
 
 				cap = cap ? cap * 2 : 1024;
 				n = realloc(f->pairs, cap * sizeof(*n));
@@ -461,7 +460,7 @@ static int kexec_list(struct fp *f)
 				}
 				f->pairs = n;
 			}
-			f->pairs[f->npairs++] = (struct pair){ dest, page };
+			f->pairs[f->npairs++] = (struct fp_pair){ dest, page };
 			dest += PG;
 		}
 		if (pos >= PG / 8) {
@@ -471,6 +470,7 @@ static int kexec_list(struct fp *f)
 		}
 	}
 	f->out->swap_pairs = f->npairs;
+	f->out->swap_head = head;
 	qsort(f->pairs, f->npairs, sizeof(*f->pairs), cmp_dest);
 	/* so far kpages: control, table, swap and indirection pages */
 	for (size_t i = 0; i < f->kpages.n; i++)
@@ -483,7 +483,7 @@ static int kexec_list(struct fp *f)
 				goto out;
 			}
 	for (size_t i = 0; i < f->npairs; i++) {
-		const struct pair *p = &f->pairs[i];
+		const struct fp_pair *p = &f->pairs[i];
 
 		if (i && p->dest == p[-1].dest) {
 			fail(f, "A's kexec list: page 0x%llx is a destination "
@@ -946,6 +946,9 @@ int fp_find(const struct fp_input *in, struct fp_result *out)
 	if (read_vmcoreinfo(&f) || kexec_list(&f) || check_kernel_map(&f) ||
 	    scan(&f) || check_nr_free(&f) || check_poison(&f) || result(&f))
 		goto done;
+	out->pairs = f.pairs;
+	out->npairs = f.npairs;
+	f.pairs = NULL;
 	rc = 0;
 done:
 	if (rc) {
@@ -968,4 +971,7 @@ void fp_result_free(struct fp_result *r)
 	free(r->free);
 	r->free = NULL;
 	r->nfree = 0;
+	free(r->pairs);
+	r->pairs = NULL;
+	r->npairs = 0;
 }

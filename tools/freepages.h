@@ -44,6 +44,12 @@ struct fp_input {
 	void *ctx;
 };
 
+/* One entry of A's kexec swap list: on its way back from B, A exchanges
+ * the two pages (src == dest: a page that is its own source). */
+struct fp_pair {
+	uint64_t dest, src;
+};
+
 struct fp_result {
 	/* Free pages: sorted, merged, page-aligned, inside whole RAM pages,
 	 * outside B's RAM and outside every page of A's kexec image. */
@@ -55,6 +61,12 @@ struct fp_result {
 	int64_t nr_free;
 	unsigned levels;		/* A's paging levels, 4 or 5 */
 	uint64_t swap_pairs;		/* kexec swap list: (dest, src) pages */
+	/* That list, checked (every dest and every src once, a src never
+	 * another pair's dest), sorted by dest; and image->head, where A's
+	 * control page says it starts. Only when fp_find() succeeds. */
+	struct fp_pair *pairs;
+	size_t npairs;
+	uint64_t swap_head;
 	char why[256];			/* fp_find() failed: the reason */
 };
 

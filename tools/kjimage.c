@@ -64,11 +64,15 @@ static int cmd_info(struct img *img)
 		       i->have_resume_note ? "" : " (given)");
 	else
 		printf("%-16s none (no LINUXKJUMP note; use --entry)\n", "entry");
-	printf("%-16s 0x%x%s%s%s%s\n", "resume-flags", i->resume_flags,
+	printf("%-16s 0x%x%s%s%s%s%s\n", "resume-flags", i->resume_flags,
 	       i->resume_flags & ELFIMG_RESUME_LA57 ? " la57" : "",
 	       i->resume_flags & ELFIMG_RESUME_GDT ? " gdt-restored" : "",
 	       i->resume_flags & ELFIMG_RESUME_EFI_RT ? " efi-runtime" : "",
-	       i->resume_flags & ELFIMG_RESUME_FREE_ANY ? " free-any" : "");
+	       i->resume_flags & ELFIMG_RESUME_FREE_ANY ? " free-any" : "",
+	       i->resume_flags & ELFIMG_RESUME_UNSWAPPED ? " unswapped" : "");
+	if (i->have_inplace)
+		printf("%-16s 0x%" PRIx64 " (swap list 0x%" PRIx64 ")\n",
+		       "inplace-entry", i->inplace_entry, i->inplace_list);
 	if (i->release[0])
 		printf("%-16s %s\n", "release", i->release);
 	printf("%-16s %zu bytes\n", "vmcoreinfo", i->vmcoreinfo_len);

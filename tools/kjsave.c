@@ -75,6 +75,10 @@ static void usage(FILE *f)
 "                        pages; docs/FORMAT.md section 9)\n"
 "      --zero-free       save A's free pages as zero pages even where they\n"
 "                        could be left out\n"
+"      --keep-swap       leave A's kexec page swap for A to undo when it\n"
+"                        resumes (default: undone in the image when A's\n"
+"                        kernel offers the entry that skips it, its\n"
+"                        LINUXKJUMP type-2 note; docs/FORMAT.md section 9)\n"
 "      --crc32           chunk checks in CRC32, for loaders older than XXH64\n"
 "                        images (default XXH64: docs/FORMAT.md section 2.3)\n"
 "  -v, --verbose         also list where each saved range is read from\n"
@@ -499,10 +503,54 @@ static int read_pieces(uint64_t paddr, void *vbuf, size_t len, bool quiet_gap)
 	return 0;
 }
 
-static int read_mem(void *ctx, uint64_t paddr, void *buf, size_t len)
+/*
+ * Unswapped (A's kernel has the in-place entry): the image holds A's memory
+ * as A's return path would leave it after swapping its kexec pages back.
+ * Each destination page of A's swap list is saved with the content of its
+ * source page; the source pages (whose content would then be B's) are
+ * saved as zero pages (added to drop). Sorted by dest, dest != src.
+ */
+static struct fp_pair *moved;
+static size_t nmoved;
+static bool unswapped;
+static struct spans unswap_src;	/* their source pages */
+
+/* @paddr.. as the image saves it: moved pages read from their source */
+static int read_mem(void *ctx, uint64_t paddr, void *vbuf, size_t len)
 {
+	uint8_t *buf = vbuf;
+	size_t lo = 0, hi = nmoved;
+
 	(void)ctx;
-	return read_pieces(paddr, buf, len, false);
+	while (lo < hi) {	/* the first moved page that ends after paddr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (moved[mid].dest + 4096 <= paddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (len > 0) {
+		size_t n;
+
+		if (lo < nmoved && moved[lo].dest <= paddr) {
+			uint64_t off = paddr - moved[lo].dest;
+
+			n = 4096 - off < len ? (size_t)(4096 - off) : len;
+			if (read_pieces(moved[lo].src + off, buf, n, false))
+				return -1;
+			lo++;
+		} else {
+			n = lo < nmoved && moved[lo].dest - paddr < len ?
+			    (size_t)(moved[lo].dest - paddr) : len;
+			if (read_pieces(paddr, buf, n, false))
+				return -1;
+		}
+		buf += n;
+		paddr += n;
+		len -= n;
+	}
+	return 0;
 }
 
 /* ---- A's free pages (tools/freepages.c, docs/FORMAT.md section 9) ---- */
@@ -572,13 +620,13 @@ static int cmp_span_len_desc(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static void make_holes(void)
+static void make_holes(const struct spans *cand, const char *what)
 {
 	struct spans by_len = { 0 };
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < drop.n; i++)
-		span_add(&by_len, drop.v[i].start, drop.v[i].end);
+	for (size_t i = 0; i < cand->n; i++)
+		span_add(&by_len, cand->v[i].start, cand->v[i].end);
 	qsort(by_len.v, by_len.n, sizeof(*by_len.v), cmp_span_len_desc);
 	for (size_t i = 0; i < by_len.n && i < MAX_HOLES; i++) {
 		span_add(&holes, by_len.v[i].start, by_len.v[i].end);
@@ -586,8 +634,7 @@ static void make_holes(void)
 	}
 	spans_norm(&holes);
 	say("left out %" PRIu64 " of the dropped pages (%" PRIu64 " MiB, %zu "
-	    "ranges): A's free pages need no particular content", n, n >> 8,
-	    holes.n);
+	    "ranges): %s", n, n >> 8, holes.n, what);
 	free(by_len.v);
 }
 
@@ -616,12 +663,17 @@ static struct elfimg_wseg *segments_minus_holes(size_t *nws)
 	return ws;
 }
 
+static struct fp_pair *swaps;	/* A's kexec swap list, from fp_find() */
+static size_t nswaps;
+static uint64_t swap_head;
+
 /*
  * drop = A's free pages inside the image (@save) and A's firmware RAM
- * (@aram, if known), whole pages. Any doubt: nothing is dropped.
+ * (@aram, if known), whole pages, if @want_drop. Any doubt: nothing is
+ * dropped. Either way, A's kexec swap list if the walk checked it.
  */
 static void find_free(const struct spans *aram, const struct spans *bram,
-		      const struct spans *save)
+		      const struct spans *save, bool want_drop)
 {
 	struct spans ram = { 0 }, d = { 0 };
 	struct fp_input fi = { 0 };
@@ -654,6 +706,12 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 		say("free pages kept (none dropped): %s", r.why);
 		goto out;
 	}
+	swaps = r.pairs;
+	nswaps = r.npairs;
+	swap_head = r.swap_head;
+	r.pairs = NULL;
+	if (!want_drop)
+		goto done;
 	for (size_t i = 0; i < r.nfree; i++)
 		span_add(&d, r.free[i].start, r.free[i].end);
 	if (aram->n) {		/* never beyond A's firmware RAM */
@@ -696,10 +754,63 @@ static void find_free(const struct spans *aram, const struct spans *bram,
 	    "the image; %u-level paging, %" PRIu64 " kexec swap pairs, %.1f s",
 	    r.buddy_pages, nr, r.kexec_pages, r.buddy_pages - r.kexec_pages - n,
 	    r.levels, r.swap_pairs, (double)(now_ns() - t0) / 1e9);
+done:
 	fp_result_free(&r);
 out:
 	free(d.v);
 	free(ram.v);
+}
+
+/*
+ * Undo A's kexec swap in the image (see moved): @save gains the
+ * destination pages of A's swap list, drop its source pages. 0: done; -1:
+ * not possible, nothing changed, A swaps its pages back itself.
+ */
+static int unswap(struct spans *save)
+{
+	struct spans dst = { 0 }, src = { 0 };
+	size_t n = 0;
+
+	for (size_t i = 0; i < nswaps; i++)
+		if (swaps[i].dest != swaps[i].src)
+			n++;
+	moved = xrealloc(NULL, (n ? n : 1) * sizeof(*moved));
+	for (size_t i = 0; i < nswaps; i++) {
+		if (swaps[i].dest == swaps[i].src)
+			continue;
+		/* the source is read from the core: it must be in the image */
+		if (spans_overlap(save, swaps[i].src, swaps[i].src + 4096) != 4096) {
+			say("A's kexec swap kept: A's kexec source page 0x%" PRIx64
+			    " is not in the memory saved", swaps[i].src);
+			free(dst.v);
+			free(src.v);
+			free(moved);
+			moved = NULL;
+			nmoved = 0;
+			return -1;
+		}
+		moved[nmoved++] = swaps[i];
+		span_add(&dst, swaps[i].dest, swaps[i].dest + 4096);
+		span_add(&src, swaps[i].src, swaps[i].src + 4096);
+	}
+	spans_norm(&dst);
+	spans_norm(&src);
+	for (size_t i = 0; i < dst.n; i++)
+		span_add(save, dst.v[i].start, dst.v[i].end);
+	spans_norm(save);
+	span_sub(&drop, &dst);
+	for (size_t i = 0; i < src.n; i++)
+		span_add(&drop, src.v[i].start, src.v[i].end);
+	spans_norm(&drop);
+	unswap_src = src;
+	src = (struct spans){ 0 };
+	say("A's kexec swap undone: %zu pages saved where A's return puts "
+	    "them (%zu ranges), their source pages as pages of no particular "
+	    "content; A skips its swap", nmoved, dst.n);
+	free(dst.v);
+	free(src.v);
+	unswapped = true;
+	return 0;
 }
 
 static void piece_add(uint64_t start, uint64_t end, enum src_kind kind,
@@ -1308,6 +1419,7 @@ int main(int argc, char **argv)
 		{ "keep-free", no_argument, NULL, 'K' },
 		{ "zero-free", no_argument, NULL, 'Z' },
 		{ "crc32", no_argument, NULL, 'C' },
+		{ "keep-swap", no_argument, NULL, 'W' },
 		{ "lz4", no_argument, NULL, '4' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -1327,6 +1439,7 @@ int main(int argc, char **argv)
 	bool keep_free = false;
 	bool zero_free = false;
 	bool in_place = false;
+	bool keep_swap = false;
 	bool is_vmcore, is_file;
 	static struct elfimg_extent ext[MAX_EXTENTS], ext2[MAX_EXTENTS];
 	size_t next = 0, next2 = 0;
@@ -1387,6 +1500,7 @@ int main(int argc, char **argv)
 		case 'K': keep_free = true; break;
 		case 'Z': zero_free = true; break;
 		case 'C': p.crc32 = true; break;
+		case 'W': keep_swap = true; break;
 		case '4': want_lz4 = true; break;
 		case 'v': verbose = true; break;
 		case 'q': quiet = true; break;
@@ -1474,7 +1588,25 @@ bad:
 			"segment (or overlaps); not recorded\n", memmap_dir);
 		mm.n = 0;
 	}
-	/* scratch */
+	if (keep_free)
+		say("--keep-free: A's free pages are saved too");
+	find_free(&aram, &bram, &san.save, !keep_free);
+	/* unswap: A's kernel offers the entry, fp_find() checked its swap
+	 * list, and the note and A's control page agree on where it is */
+	if (in.info.have_inplace && !keep_swap) {
+		if (!swaps)
+			say("A's kexec swap kept: A's kexec swap list is unknown; A "
+			    "swaps its pages back itself");
+		else if (in.info.inplace_list != swap_head ||
+			 (in.info.inplace_entry & ~4095ull) != (in.info.entry & ~4095ull))
+			say("A's kexec swap kept: the in-place note (entry 0x%" PRIx64
+			    ", list 0x%" PRIx64 ") does not match A's control page",
+			    in.info.inplace_entry, in.info.inplace_list);
+		else if (!unswap(&san.save) &&
+			 parse_sanitised(&san.save, &opts))
+			return 1;
+	}
+	/* scratch: B's RAM outside the image */
 	if (no_scratch)
 		scratch.n = 0;
 	else if (!scratch_given)
@@ -1485,14 +1617,16 @@ bad:
 		return 1;
 	}
 
-	if (keep_free)
-		say("--keep-free: A's free pages are saved too");
-	else
-		find_free(&aram, &bram, &san.save);
-
+	/* holes: A's free pages if A needs no content in them, and the kexec
+	 * source pages of an unswapped image, whose content A never reads */
 	if (drop.n && !zero_free &&
 	    (in.info.resume_flags & ELFIMG_RESUME_FREE_ANY))
-		make_holes();
+		make_holes(&drop, unswapped ? "A's free pages and kexec source "
+			   "pages need no particular content" :
+			   "A's free pages need no particular content");
+	else if (unswap_src.n)
+		make_holes(&unswap_src, "A's kexec source pages need no "
+			   "particular content");
 	ws = segments_minus_holes(&nws);
 
 	if (in.info.have_resume_note) {
@@ -1500,12 +1634,16 @@ bad:
 		rn.version = ELFIMG_RESUME_NOTE_V1;
 		rn.flags = in.info.resume_flags;
 		rn.entry = in.info.entry;
+		if (unswapped) {
+			rn.flags |= ELFIMG_RESUME_UNSWAPPED;
+			rn.entry = in.info.inplace_entry;
+		}
 		memcpy(rn.release, in.info.release, sizeof(rn.release));
 		p.resume_note = &rn;
 		p.release = in.info.release;
 	}
-	p.entry = in.info.entry;
-	p.resume_flags = in.info.resume_flags;
+	p.entry = unswapped ? in.info.inplace_entry : in.info.entry;
+	p.resume_flags = in.info.resume_flags | (unswapped ? ELFIMG_RESUME_UNSWAPPED : 0);
 	p.vmcoreinfo = in.info.vmcoreinfo;
 	p.vmcoreinfo_len = in.info.vmcoreinfo_len;
 	p.memmap = mm.r;
@@ -1614,6 +1752,9 @@ bad:
 	free(san.save.v);
 	free(drop.v);
 	free(holes.v);
+	free(swaps);
+	free(moved);
+	free(unswap_src.v);
 	free(pieces);
 	free(synth);
 	if (mem_fd >= 0)

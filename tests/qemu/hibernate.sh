@@ -152,14 +152,20 @@ case "$aflags" in *free-any*) got_any=yes ;; *) got_any=no ;; esac
 if [[ " ${KJ_SAVEOPT:-} " == *" --keep-free "* || " ${KJ_SAVEOPT:-} " == *" --zero-free "* ]]; then
 	: # kjsave was told to keep them, or to zero them
 elif [ $got_any = yes ]; then
-	serial "$name-save" | grep -aq "^kjsave: left out [1-9][0-9]* of the dropped pages" ||
+	serial "$name-save" | grep -aq "^kjsave: left out [1-9][0-9]* of the dropped pages .*: A's free pages" ||
 		fail "A's free pages need no content, but kjsave did not leave them out"
 else
 	serial "$name-save" | grep -aq "^kjsave: dropped [1-9][0-9]* free pages" ||
 		fail "kjsave did not save A's free pages as zero pages"
-	! serial "$name-save" | grep -aq "^kjsave: left out" ||
+	! serial "$name-save" | grep -aq "^kjsave: left out .*: A's free pages" ||
 		fail "kjsave left out free pages that A needs zeroed"
 fi
+# A's kexec swap undone in the image, A entered past its swap
+case " ${KJ_SAVEOPT:-} " in
+*" --keep-swap "*) [[ $aflags != *unswapped* ]] || fail "kjsave --keep-swap wrote an unswapped image" ;;
+*) [[ $aflags == *unswapped* ]] && serial "$name-save" | grep -a >/dev/null "^kjsave: A's kexec swap undone: [1-9]" ||
+	fail "kjsave did not undo A's kexec swap (resume flags '$aflags')" ;;
+esac
 grep -q '^state *complete' "$KJ_OUT/$name.info" || fail "image not complete: $(grep ^state "$KJ_OUT/$name.info")"
 save_s=$(( $(date +%s) - start ))
 

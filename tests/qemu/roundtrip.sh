@@ -82,7 +82,7 @@ ranges_hex() { while read -r s e; do printf '[%#x-%#x] ' "$s" $((e - 1)); done <
 saved_ok() {
 	[ -n "${KJ_SAVE:-}" ] || return 0
 	local disk="$KJ_OUT/$name.disk" info="$KJ_OUT/$name.info" t="$KJ_OUT/$name.cov"
-	local entry img_entry kjimage="$KJ_ROOT/build/tools/kjimage" s e ty
+	local entry img_entry kjimage="$KJ_ROOT/build/tools/kjimage" s e ty unswapped left
 	make -s -C "$KJ_ROOT" tools >&2 || return 1
 	tr -d '\r' < "$KJ_OUT/$name.serial" > "$t.serial"
 	entry=$(sed -n 's/^KJ-ENTRY //p' "$t.serial" | tail -n1)
@@ -92,8 +92,18 @@ saved_ok() {
 	grep -q '^state  *complete$' "$info" || { grep '^state' "$info"; echo "image not complete"; return 1; }
 	"$kjimage" -q verify "$disk" || { echo "kjimage verify failed"; return 1; }
 	img_entry=$(sed -n 's/^entry  *\(0x[0-9a-f]*\)$/\1/p' "$info")
-	[ -n "$img_entry" ] && [ $((img_entry)) -eq $((entry)) ] ||
-		{ echo "image entry '$img_entry' differs from the LINUXKJUMP note's $entry"; return 1; }
+	# kjsave undoes A's kexec swap in the image (flag unswapped): then the
+	# entry is the one without the swap, in the same control page, and the
+	# swap's destinations in B's region are saved as A's return leaves them
+	unswapped=; grep -q '^resume-flags .* unswapped' "$info" && unswapped=1
+	if [ -n "$unswapped" ]; then
+		[ -n "$img_entry" ] && [ $((img_entry & ~4095)) -eq $((entry & ~4095)) ] &&
+			[ $((img_entry)) -ne $((entry)) ] ||
+			{ echo "unswapped image: entry '$img_entry' is not beside the LINUXKJUMP note's $entry"; return 1; }
+	else
+		[ -n "$img_entry" ] && [ $((img_entry)) -eq $((entry)) ] ||
+			{ echo "image entry '$img_entry' differs from the LINUXKJUMP note's $entry"; return 1; }
+	fi
 	# A's System RAM (B's /sys/firmware/memmap), B's RAM, the segments
 	sed -n 's/^KJ-MEMMAP \(0x[0-9a-f]*\) \(0x[0-9a-f]*\) System RAM$/\1 \2/p' "$t.serial" |
 		while read -r s e; do echo $((s)) $((e + 1)); done | merge_ranges > "$t.aram"
@@ -113,14 +123,20 @@ saved_ok() {
 	merge_ranges < "$t.segs" > "$t.segs-merged"
 	subtract_ranges "$t.aram" "$t.bram" > "$t.need"
 	subtract_ranges "$t.need" "$t.segs-merged" > "$t.missing"
-	[ -s "$t.missing" ] && { echo "A's RAM missing from the image: $(ranges_hex "$t.missing")"; return 1; }
+	# what kjsave says it left out (free pages, unswapped images' kexec
+	# source pages) is missing, nothing else
+	left=$(sed -n "s/^kjsave: left out \([0-9]*\) of the dropped pages.*/\1/p" "$t.serial" | tail -n1)
+	[ "$(bytes "$t.missing")" = $(( ${left:-0} * 4096 )) ] ||
+		{ echo "A's RAM missing from the image beyond the ${left:-0} pages kjsave left out: $(ranges_hex "$t.missing")"; return 1; }
 	subtract_ranges "$t.segs-merged" "$t.bram" > "$t.outside-b"
-	cmp -s "$t.outside-b" "$t.segs-merged" || { echo "the image holds some of B's RAM"; return 1; }
+	[ -n "$unswapped" ] || cmp -s "$t.outside-b" "$t.segs-merged" || { echo "the image holds some of B's RAM"; return 1; }
 	# the image's own /memmap is that map
 	grep -q '^memmap ' "$info" || { echo "no /memmap recorded"; return 1; }
-	echo "image: complete, every chunk check ok, entry $img_entry = the LINUXKJUMP note's;" \
-		"$(wc -l < "$t.segs") segments, $(bytes "$t.segs") bytes: all $(bytes "$t.need") bytes of A's" \
-		"System RAM outside B's RAM ($(( $(bytes "$t.bram") >> 20 )) MiB), none of B's;" \
+	local inb=", none of B's"
+	[ -n "$unswapped" ] && inb=", and A's swapped pages in it"
+	echo "image: complete, every chunk check ok, entry $img_entry${unswapped:+ (without the swap)};" \
+		"$(wc -l < "$t.segs") segments, $(bytes "$t.segs") bytes: the $(bytes "$t.need") bytes of A's" \
+		"System RAM outside B's RAM ($(( $(bytes "$t.bram") >> 20 )) MiB)$inb, less ${left:-0} pages left out;" \
 		"$(( $(sed -n 's/^data-end *//p' "$info") >> 20 )) MiB on disk"
 	grep -a '^kjsave: .* state complete$' "$t.serial" | tail -n1
 }

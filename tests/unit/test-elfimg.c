@@ -445,6 +445,37 @@ TEST(plain_bad_notes)
 	set_notes(&c, notes, nl);
 	ASSERT_ERR(parse(&c, &info), ELFIMG_OK);
 	ASSERT(!info.have_entry);
+	/* the in-place note (type 2): read; malformed or twice refused */
+	{
+		struct elfimg_inplace_note ip = { .version = 1, .entry = ENTRY + 0x39,
+						  .swap_list = 0x6006002 };
+
+		rn = resume_note(ENTRY);
+		nl = note(notes, "LINUXKJUMP", 1, &rn, sizeof(rn));
+		nl += note(notes + nl, "LINUXKJUMP", 2, &ip, sizeof(ip));
+		set_notes(&c, notes, nl);
+		ASSERT_ERR(parse(&c, &info), ELFIMG_OK);
+		ASSERT(info.have_inplace && info.have_resume_note);
+		ASSERT_EQ(info.inplace_entry, ENTRY + 0x39);
+		ASSERT_EQ(info.inplace_list, 0x6006002);
+		ASSERT_EQ(info.entry, ENTRY);
+		nl = note(notes, "LINUXKJUMP", 2, &ip, sizeof(ip));
+		nl += note(notes + nl, "LINUXKJUMP", 2, &ip, sizeof(ip));
+		set_notes(&c, notes, nl);
+		ASSERT_ERR(parse(&c, &info), ELFIMG_E_DUP_NOTE);
+		nl = note(notes, "LINUXKJUMP", 2, &ip, 16);
+		set_notes(&c, notes, nl);
+		ASSERT_ERR(parse(&c, &info), ELFIMG_E_RESUME_NOTE);
+		ip.reserved = 1;
+		nl = note(notes, "LINUXKJUMP", 2, &ip, sizeof(ip));
+		set_notes(&c, notes, nl);
+		ASSERT_ERR(parse(&c, &info), ELFIMG_E_RESUME_NOTE);
+		ip.reserved = 0;
+		ip.version = 2;
+		nl = note(notes, "LINUXKJUMP", 2, &ip, sizeof(ip));
+		set_notes(&c, notes, nl);
+		ASSERT_ERR(parse(&c, &info), ELFIMG_E_RESUME_NOTE);
+	}
 	/* n_namesz / n_descsz overflowing the segment */
 	nh = (struct elfimg_nhdr){ 0xffffffffu, 0, 1 };
 	memcpy(notes, &nh, 12);

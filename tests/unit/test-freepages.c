@@ -551,6 +551,10 @@ static const char *dir;
 
 #define CORE_DATA 0x10000ull
 
+/* the in-place note (LINUXKJUMP type 2) in the next write_core() */
+static bool core_inplace;
+#define ENTRY_INPLACE	(CTRL + 0x1a0)
+
 static void write_core(const char *path, bool with_vmcoreinfo, uint32_t flags)
 {
 	struct elfimg_ehdr e = { .e_type = ELFIMG_ET_CORE,
@@ -573,6 +577,16 @@ static void write_core(const char *path, bool with_vmcoreinfo, uint32_t flags)
 	memcpy(p + 12, "LINUXKJUMP", 11);
 	memcpy(p + 24, &rn, sizeof(rn));
 	p += 24 + sizeof(rn);
+	if (core_inplace) {
+		struct elfimg_inplace_note ip = { .version = 1, .entry = ENTRY_INPLACE,
+						  .swap_list = IND1 | 2 };
+
+		nh = (struct elfimg_nhdr){ 11, sizeof(ip), 2 };
+		memcpy(p, &nh, 12);
+		memcpy(p + 12, "LINUXKJUMP", 11);
+		memcpy(p + 24, &ip, sizeof(ip));
+		p += 24 + sizeof(ip);
+	}
 	if (with_vmcoreinfo) {
 		nh = (struct elfimg_nhdr){ 11, (uint32_t)w.vilen, 0 };
 		memcpy(p, &nh, 12);
@@ -636,6 +650,37 @@ static void check_image(const char *img, bool dropped)
 		} else if (memcmp(got, w.p + pa, PG)) {
 			TEST_FAIL("page 0x%llx differs", (unsigned long long)pa);
 		}
+	}
+}
+
+/* The image holds A's memory as A's return path leaves it: every kexec
+ * destination with A's own content, the sources and free pages zero. */
+static void check_unswapped(const char *img)
+{
+	static uint8_t buf[MEM];
+	char out[300];
+	FILE *f;
+
+	ASSERT_EQ(test_sh("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, img), 0);
+	snprintf(out, sizeof(out), "%s/extract.bin", dir);
+	ASSERT_EQ(test_sh("%s/kjimage -q extract %s 0x%llx 0x%llx %s 2>/dev/null", KJ_TOOLS_DIR,
+		      img, RAM_START, MEM - RAM_START, out), 0);
+	f = fopen(out, "rb");
+	ASSERT(f);
+	ASSERT(fread(buf, 1, MEM - RAM_START, f) == MEM - RAM_START);
+	fclose(f);
+	for (uint64_t pa = RAM_START; pa < MEM; pa += PG) {
+		const uint8_t *got = buf + (pa - RAM_START);
+		static const uint8_t zero[PG];
+		bool dest = (pa >= B_START && pa < B_END) || pa >= HDR;
+		bool src = (pa >= SRC_B && pa < SRC_B + (B_END - B_START)) ||
+			   (pa >= SRC_HDR && pa < SRC_HDR + (MEM - HDR));
+
+		if (dest ? memcmp(got, w.a + pa, PG) :
+		    src || want_zero(pa) ? memcmp(got, zero, PG) :
+		    memcmp(got, w.p + pa, PG))
+			TEST_FAIL("page 0x%llx (%s) differs", (unsigned long long)pa,
+				  dest ? "kexec destination" : src ? "kexec source" : "other");
 	}
 }
 
@@ -705,6 +750,35 @@ TEST(fp_kjsave_end_to_end)
 	ASSERT_EQ(test_sh("grep -q 'free pages kept (none dropped): VMCOREINFO "
 		      "has no SIZE(page)' %s", log), 0);
 	check_image(img, false);
+
+	/* A's kernel has the entry without the swap: kjsave undoes A's swap */
+	build(true, false, false, true);
+	core_inplace = true;
+	write_core(core, true, 7);
+	ASSERT_EQ(test_sh("%s/kjsave -l 1 -i %s -m %s --iomem %s --mem none %s "
+		      "2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
+	ASSERT_EQ(test_sh("grep -q \"^kjsave: A's kexec swap undone: %llu pages\" %s",
+		      (B_END - B_START + MEM - HDR) / PG, log), 0);
+	/* their sources: holes, though A's free pages are saved as zeros */
+	ASSERT_EQ(test_sh("grep -q \"^kjsave: left out %llu of the dropped pages .*: "
+		      "A's kexec source pages need no particular content$\" %s",
+		      (B_END - B_START + MEM - HDR) / PG, log), 0);
+	ASSERT_EQ(test_sh("%s/kjimage info %s | grep -q '^resume-flags .* unswapped' && "
+		      "%s/kjimage info %s | grep -q '^entry  *0x%llx$'", KJ_TOOLS_DIR, img,
+		      KJ_TOOLS_DIR, img, ENTRY_INPLACE), 0);
+	check_unswapped(img);
+	/* --keep-swap: as before, A's pages stay swapped */
+	ASSERT_EQ(test_sh("%s/kjsave --keep-swap -l 1 -i %s -m %s --iomem %s --mem none "
+		      "%s 2>%s", KJ_TOOLS_DIR, core, mm, io, img, log), 0);
+	ASSERT(test_sh("grep -q 'swap undone' %s", log) != 0);
+	check_image(img, true);
+	/* a note that disagrees with A's control page: the swap is kept */
+	core_inplace = false;
+	write_core(core, true, 7);
+	ASSERT_EQ(test_sh("%s/kjsave -l 1 -i %s -m %s --iomem %s --mem none %s 2>%s",
+		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
+	ASSERT(test_sh("grep -q 'swap undone' %s", log) != 0);
+	check_image(img, true);
 	write_core(core, false, 7);
 	ASSERT_EQ(test_sh("%s/kjsave -i %s -m %s --iomem %s --mem none %s 2>%s",
 		      KJ_TOOLS_DIR, core, mm, io, img, log), 0);
