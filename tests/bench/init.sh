@@ -37,7 +37,7 @@ fi
 
 if [ "$role" = B ]; then
 	mark "B up"
-	/bin/kjsave -q -l "$(arg kjsave)" /dev/vda2 || die "kjsave failed"
+	/bin/kjsave -q $(arg kjsaveopt) -l "$(arg kjsave)" /dev/vda2 || die "kjsave failed"
 	mark "B saved"
 	sync
 	poweroff -f
@@ -124,7 +124,7 @@ b_memmap() {
 # -i: no purgatory SHA-256 of B's segments, as tools/kjhibernate
 kexec -c -i --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 	--initrd=/b.cpio.gz \
-	--append="console=ttyS0 panic=1 no_timer_check nr_cpus=1 kjrole=B kjsave=$(arg kjsave) $(b_memmap)" \
+	--append="console=ttyS0 panic=1 no_timer_check nr_cpus=1 kjrole=B kjsave=$(arg kjsave) $(arg kjsaveopt | sed 's/^./kjsaveopt=&/') $(b_memmap)" \
 	/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 # A's own PM lines on the console around the jump, as for swsusp
 echo 7 > /proc/sys/kernel/printk

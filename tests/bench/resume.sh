@@ -51,6 +51,7 @@
 #   KJ_BENCH_QEMU_ARGS  more QEMU options for every boot (word-split), e.g.
 #                     "-mem-prealloc": guest RAM backed before the firmware
 #                     starts, so no phase pays the host's first-touch faults
+#   KJ_BENCH_SAVEOPT  one more kjsave option (one word), e.g. --keep-swap
 #   KJ_BENCH_VARS     warm: every boot starts from the NVRAM a first boot
 #                     of the disk left (as on a machine that has booted
 #                     before); fresh: from a fresh OVMF varstore
@@ -311,7 +312,7 @@ kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave -l lz4)
 	set_conf "partlabel=kjresume pause=0"
 	log "$name: boot 1: A hibernates through B (kjsave $form)"
 	qrun "$name-hib" -- -kernel "$kdir/bzImage" -initrd "$out/a.cpio.gz" \
-		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$save"
+		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$save ${KJ_BENCH_SAVEOPT:+kjsaveopt=$KJ_BENCH_SAVEOPT}"
 	check "$name-hib" "KJ-T: B saved" || return 1
 	read -r hib hibc < <(hib_times "$name-hib")
 	kj_part_dump "$disk" 2 "$out/img"
