@@ -568,16 +568,7 @@ static int phys_read(void *ctx, uint64_t paddr, void *buf, size_t len)
 static int read_mem_filtered(void *ctx, uint64_t paddr, void *vbuf, size_t len)
 {
 	uint8_t *buf = vbuf;
-	size_t lo = 0, hi = drop.n;
-
-	while (lo < hi) {	/* the first free span that ends after paddr */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (drop.v[mid].end <= paddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = spans_at(drop.v, drop.n, paddr);	/* first ending after paddr */
 	while (len > 0) {
 		const struct span *d = lo < drop.n ? &drop.v[lo] : NULL;
 		size_t n;
@@ -769,12 +760,8 @@ out:
 static int unswap(struct spans *save)
 {
 	struct spans dst = { 0 }, src = { 0 };
-	size_t n = 0;
 
-	for (size_t i = 0; i < nswaps; i++)
-		if (swaps[i].dest != swaps[i].src)
-			n++;
-	moved = xrealloc(NULL, (n ? n : 1) * sizeof(*moved));
+	moved = xrealloc(NULL, (nswaps ? nswaps : 1) * sizeof(*moved));
 	for (size_t i = 0; i < nswaps; i++) {
 		if (swaps[i].dest == swaps[i].src)
 			continue;
@@ -803,12 +790,10 @@ static int unswap(struct spans *save)
 		span_add(&drop, src.v[i].start, src.v[i].end);
 	spans_norm(&drop);
 	unswap_src = src;
-	src = (struct spans){ 0 };
 	say("A's kexec swap undone: %zu pages saved where A's return puts "
 	    "them (%zu ranges), their source pages as pages of no particular "
 	    "content; A skips its swap", nmoved, dst.n);
 	free(dst.v);
-	free(src.v);
 	unswapped = true;
 	return 0;
 }
@@ -1590,7 +1575,9 @@ bad:
 	}
 	if (keep_free)
 		say("--keep-free: A's free pages are saved too");
-	find_free(&aram, &bram, &san.save, !keep_free);
+	/* the walk: for the free pages, or for the swap list alone */
+	if (!keep_free || (in.info.have_inplace && !keep_swap))
+		find_free(&aram, &bram, &san.save, !keep_free);
 	/* unswap: A's kernel offers the entry, fp_find() checked its swap
 	 * list, and the note and A's control page agree on where it is */
 	if (in.info.have_inplace && !keep_swap) {
