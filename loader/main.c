@@ -354,7 +354,7 @@ static kjefi_status mark_taken(struct loader *L)
 			uint64_t e = r->end < m.end ? r->end : m.end;
 			out[n++] = (struct reloc_mem){ r->start > m.start ? r->start : m.start, e, RELOC_MEM_BOOT };
 			m.start = e;
-			if (r->end <= e && e < m.end)
+			if (r->end == e)	/* all of it */
 				t++;
 			if (m.start >= m.end)
 				break;
