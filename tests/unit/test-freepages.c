@@ -621,9 +621,9 @@ static bool want_zero(uint64_t pa)
 }
 
 /* The image holds A's RAM outside B's, free pages as zeros if @dropped. */
-static void check_image(const char *img, bool dropped)
+/* Verify @img and put the memory it restores, [RAM_START, MEM), in @buf. */
+static void extract_ram(const char *img, uint8_t *buf)
 {
-	static uint8_t buf[MEM];
 	char out[300];
 	FILE *f;
 
@@ -635,6 +635,13 @@ static void check_image(const char *img, bool dropped)
 	ASSERT(f);
 	ASSERT(fread(buf, 1, MEM - RAM_START, f) == MEM - RAM_START);
 	fclose(f);
+}
+
+static void check_image(const char *img, bool dropped)
+{
+	static uint8_t buf[MEM];
+
+	extract_ram(img, buf);
 	for (uint64_t pa = RAM_START; pa < MEM; pa += PG) {
 		const uint8_t *got = buf + (pa - RAM_START);
 		static const uint8_t zero[PG];
@@ -658,17 +665,8 @@ static void check_image(const char *img, bool dropped)
 static void check_unswapped(const char *img)
 {
 	static uint8_t buf[MEM];
-	char out[300];
-	FILE *f;
 
-	ASSERT_EQ(test_sh("%s/kjimage -q verify %s >/dev/null", KJ_TOOLS_DIR, img), 0);
-	snprintf(out, sizeof(out), "%s/extract.bin", dir);
-	ASSERT_EQ(test_sh("%s/kjimage -q extract %s 0x%llx 0x%llx %s 2>/dev/null", KJ_TOOLS_DIR,
-		      img, RAM_START, MEM - RAM_START, out), 0);
-	f = fopen(out, "rb");
-	ASSERT(f);
-	ASSERT(fread(buf, 1, MEM - RAM_START, f) == MEM - RAM_START);
-	fclose(f);
+	extract_ram(img, buf);
 	for (uint64_t pa = RAM_START; pa < MEM; pa += PG) {
 		const uint8_t *got = buf + (pa - RAM_START);
 		static const uint8_t zero[PG];
