@@ -62,9 +62,9 @@ function pair(n, meth, c, d) { return f(m(n, meth, c "_s"), d) " / " f(m(n, meth
 END {
 	nm = split("swsusp-lzo swsusp-lz4 kj-l0 kj-l1 kj-lz4", meths, " ")
 	reps = 0; for (k in cnt) if (cnt[k] > reps) reps = cnt[k]
-	print "Seconds: host wall clock / QEMU CPU time, both read when the serial lines arrived; " reps " run(s) each" (reps > 1 ? "; per configuration the run with the fastest resume (and the fastest hibernation), all runs below" : "") "."
+	print "Seconds: host wall clock / QEMU CPU time, both read when the serial lines arrived, from the VM'"'"'s start (QEMU'"'"'s start, or with guest RAM backed its \"cont\" after the RAM was); " reps " run(s) each" (reps > 1 ? "; per configuration the run with the fastest resume (and the fastest hibernation), all runs below" : "") "."
 	print ""
-	print "| N MiB (RAM) | method | image on disk MiB | hibernate: command to power-off | resume: QEMU start to workload running | resume: to checksum verified |"
+	print "| N MiB (RAM) | method | image on disk MiB | hibernate: command to power-off | resume: VM start to workload running | resume: to checksum verified |"
 	print "|---|---|---|---|---|---|"
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]
@@ -98,7 +98,7 @@ END {
 	print ""
 	print "Where the resume time goes (seconds, wall / CPU):"
 	print ""
-	print "| N MiB | method | QEMU start until loader (kjresume) / restore kernel'"'"'s init (swsusp) | image read | read done to user space back | the rest (loader set-up; back to workload running) | image read rate MiB/s (guest clock) |"
+	print "| N MiB | method | VM start until loader (kjresume) / restore kernel'"'"'s init (swsusp) | image read | read done to user space back | the rest (loader set-up; back to workload running) | image read rate MiB/s (guest clock) |"
 	print "|---|---|---|---|---|---|---|"
 	for (i = 1; i <= nn; i++) {
 		n = ns[i]

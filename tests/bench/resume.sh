@@ -26,7 +26,8 @@
 # (tests/bench/stamp.c); the guest's clock stops across a hibernation.
 #   hibernate   "KJ-T: hibernate" (just before echo disk / kexec -e) to
 #               QEMU's exit at power-off
-#   resume      QEMU start to "KJ-T: running" (the resumed workload's
+#   resume      VM start (QEMU's start; KJ_BENCH_RAM=backed: the guest's
+#               start once QEMU has backed its RAM) to "KJ-T: running" (the resumed workload's
 #               counter moved) and to "KJ-T: verified" (it answered
 #               SIGUSR1 with the right checksum of its N MiB)
 # and the loader's own phase timings (its guest clock, within one boot).
@@ -48,9 +49,17 @@
 #   KJ_BENCH_DATA     random: the workload's memory is incompressible;
 #                     half: every page's second half repeats its first
 #                     (2:1 for zlib, LZO and LZ4 alike)
-#   KJ_BENCH_QEMU_ARGS  more QEMU options for every boot (word-split), e.g.
-#                     "-mem-prealloc": guest RAM backed before the firmware
-#                     starts, so no phase pays the host's first-touch faults
+#   KJ_BENCH_RAM      backed: QEMU starts paused with its RAM preallocated
+#                     (-S -mem-prealloc) and every clock starts when the
+#                     guest is let run (QMP "cont"), as on a machine whose
+#                     RAM exists before its firmware starts; lazy: RAM is
+#                     backed page by page as the guest first touches it,
+#                     clocks from QEMU's start (the figures before 2026-12-04).
+#                     This VM's host hands freed memory back to its own
+#                     hypervisor (free page reporting), so a first touch
+#                     here costs up to 11 us per 4 KiB page: in lazy mode
+#                     most of kjresume's read at N = 256 (docs/PERFORMANCE.md)
+#   KJ_BENCH_QEMU_ARGS  more QEMU options for every boot (word-split)
 #   KJ_BENCH_SAVEOPT  one more kjsave option (one word), e.g. --keep-swap
 #   KJ_BENCH_VARS     warm: every boot starts from the NVRAM a first boot
 #                     of the disk left (as on a machine that has booted
@@ -70,6 +79,8 @@ data=${KJ_BENCH_DATA:-random}
 case $data in random|half) ;; *) echo "KJ_BENCH_DATA: random or half" >&2; exit 2 ;; esac
 out=${KJ_BENCH_OUT:-$KJ_ROOT/build/bench/resume}
 tmo=${KJ_BENCH_TIMEOUT:-1200}
+ramode=${KJ_BENCH_RAM:-backed}
+case $ramode in backed|lazy) ;; *) echo "KJ_BENCH_RAM: backed or lazy" >&2; exit 2 ;; esac
 memmax=0x5ffffff	# B's region, as tests/qemu/hibernate.sh
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(256 1024)
@@ -100,7 +111,7 @@ log "benchmarking kjresume.efi, kjsave from $desc"
 kdir=$("$tree/kernel/build.sh" "$ver") || exit 1
 make -s -C "$tree" efi tools tools-static >&2 || exit 1
 kjimage=$tree/build/tools/kjimage
-echo "$desc; Linux $ver ($(basename "$kdir")); QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version //p'), TCG, -smp $smp, workload memory: $data" > "$out/source"
+echo "$desc; Linux $ver ($(basename "$kdir")); QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version //p'), TCG, -smp $smp, workload memory: $data, guest RAM: $ramode" > "$out/source"
 bin=$out/bin
 mkdir -p "$bin"
 gcc -O2 -Wall -Wextra -Werror -o "$bin/stamp" "$KJ_ROOT/tests/bench/stamp.c" || exit 1
@@ -150,9 +161,14 @@ warm_vars() {
 #   qrun NAME [stamp options] -- [qemu options]
 qrun() {
 	local name=$1; shift
-	local sopts=()
+	local sopts=() qopts=()
 	while [ "$1" != -- ]; do sopts+=("$1"); shift; done
 	shift
+	if [ "$ramode" = backed ]; then
+		rm -f "$out/qmp.sock"
+		sopts+=(-q "$out/qmp.sock")
+		qopts=(-S -mem-prealloc -qmp "unix:$out/qmp.sock,server=on,wait=off")
+	fi
 	cp "$vars_tmpl" "$out/vars.fd"
 	# the previous boot's writes reach the host's disk before this one
 	# is timed, so that no boot pays for another's writeback
@@ -163,7 +179,7 @@ qrun() {
 		-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
 		-drive if=pflash,format=raw,file="$out/vars.fd" \
 		-m "${ram}M" -smp "$smp" -drive file="$disk",format=raw,if=virtio \
-		${KJ_BENCH_QEMU_ARGS:-} "$@" </dev/null
+		"${qopts[@]}" ${KJ_BENCH_QEMU_ARGS:-} "$@" </dev/null
 }
 # NAME.log: "WALL<TAB>CPU<TAB>LINE" (stamp -c)
 # wall-clock stamp of the first line of NAME.log containing TEXT (empty if none)
@@ -181,7 +197,7 @@ hib_times() {
 		"$(sub "$(exit_cpu "$1")" "$(cpu_at "$1" "KJ-T: hibernate")")"
 }
 check() { # NAME WANT: the boot printed WANT and no failure
-	if grep -aq 'KJ-RESULT FAIL\|Kernel panic\|STAMP-TIMEOUT' "$out/$1.log" || [ -z "$(at "$1" "$2")" ]; then
+	if grep -aq 'KJ-RESULT FAIL\|Kernel panic\|STAMP-TIMEOUT\|STAMP-QMP-FAILED' "$out/$1.log" || [ -z "$(at "$1" "$2")" ]; then
 		log "$1: no '$2'; last lines:"
 		tail -n 25 "$out/$1.log" | sed 's/^/  | /' >&2
 		return 1

@@ -2,7 +2,7 @@
 /*
  * Host-side timestamps for a guest's serial console (tests/bench/resume.sh).
  *
- *   stamp [-c] [-t SECONDS] [-u TEXT [-d SECONDS]] LOG -- COMMAND [ARG...]
+ *   stamp [-c] [-q SOCKET] [-t SECONDS] [-u TEXT [-d SECONDS]] LOG -- COMMAND [ARG...]
  *
  * Runs COMMAND (QEMU with -serial stdio) with its standard output on a
  * pipe, and writes every line it prints to LOG as "SECONDS<TAB>LINE",
@@ -23,6 +23,12 @@
  * SECONDS in all. The last line of LOG is "SECONDS<TAB>STAMP-EXIT RC"
  * (RC 128+N after signal N; with -c, its CPU is COMMAND's total), or
  * STAMP-STOP / STAMP-TIMEOUT before it.
+ * -q SOCKET: COMMAND is QEMU started paused (-S) with a QMP server on the
+ * unix socket SOCKET. Once QEMU has finished setting up (its answer to
+ * qmp_capabilities, which the main loop gives only after the machine,
+ * e.g. its -mem-prealloc'ed RAM, is ready), the clocks start (wall and
+ * CPU both count from there) and QMP "cont" starts the guest; the log's
+ * first line is "STAMP-READY WALL CPU", the set-up's own cost.
  * Exit status: 0 when COMMAND exited by itself or was stopped by -u,
  * 124 on timeout, else COMMAND's.
  */
@@ -34,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +57,7 @@ static double now(void)
 
 static pid_t pid;
 static int cpu_col;
+static double cpu_base;	/* CPU seconds before the clocks started (-q) */
 
 /* CPU seconds used by pid so far: utime + stime, fields 14 and 15 */
 static double cpu(void)
@@ -65,7 +74,71 @@ static double cpu(void)
 	unsigned long long ut, st;
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) - cpu_base;
+}
+
+/* Read QMP's replies on @fd until a line containing @want; 0 when seen. */
+static int qmp_wait(int fd, const char *want, double tmo)
+{
+	static char buf[1 << 14];
+	size_t len = 0;
+	while (now() < tmo) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = 0;
+		if (strstr(buf, want))
+			return 0;
+		if (strstr(buf, "\"error\""))
+			return -1;
+		if (len == sizeof(buf) - 1)
+			len = 0;
+	}
+	return -1;
+}
+
+/*
+ * -q: wait until QEMU answers on its QMP socket, restart the clocks, let
+ * the guest run. Returns the wall and CPU seconds the set-up took, or -1.
+ */
+static double qmp_start(const char *path, double tmo, double *setup_cpu)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -1;
+	strcpy(sa.sun_path, path);
+	int fd = -1;
+	for (;;) {
+		if (now() >= tmo || waitpid(pid, NULL, WNOHANG) != 0)
+			return -1;
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			break;
+		if (fd >= 0)
+			close(fd);
+		usleep(10000);
+	}
+	static const char caps[] = "{\"execute\": \"qmp_capabilities\"}\n";
+	static const char cont[] = "{\"execute\": \"cont\"}\n";
+	double t = -1;
+	if (qmp_wait(fd, "\"QMP\"", tmo) ||
+	    write(fd, caps, sizeof(caps) - 1) != (ssize_t)sizeof(caps) - 1 ||
+	    qmp_wait(fd, "\"return\"", tmo))
+		goto out;
+	t = now();
+	*setup_cpu = cpu();
+	cpu_base = *setup_cpu;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (write(fd, cont, sizeof(cont) - 1) != (ssize_t)sizeof(cont) - 1 ||
+	    qmp_wait(fd, "\"return\"", now() + 60))
+		t = -1;
+out:
+	close(fd);
+	return t;
 }
 
 static void put(FILE *log, double t, const char *text)
@@ -79,19 +152,20 @@ static void put(FILE *log, double t, const char *text)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: stamp [-c] [-t SECONDS] [-u TEXT [-d SECONDS]] LOG -- COMMAND [ARG...]\n");
+	fprintf(stderr, "usage: stamp [-c] [-q SOCKET] [-t SECONDS] [-u TEXT [-d SECONDS]] LOG -- COMMAND [ARG...]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	double tmo = 0, delay = 0.5, stop_at = -1;
-	const char *until = NULL;
+	const char *until = NULL, *qmp = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "+ct:u:d:")) != -1) {
+	while ((c = getopt(argc, argv, "+cq:t:u:d:")) != -1) {
 		switch (c) {
 		case 'c': cpu_col = 1; break;
+		case 'q': qmp = optarg; break;
 		case 't': tmo = atof(optarg); break;
 		case 'u': until = optarg; break;
 		case 'd': delay = atof(optarg); break;
@@ -131,6 +205,17 @@ int main(int argc, char **argv)
 		_exit(127);
 	}
 	close(p[1]);
+	if (qmp) {
+		/* the set-up does not count against -t either */
+		double setup_cpu = 0, setup = qmp_start(qmp, tmo > 0 ? tmo : 600, &setup_cpu);
+		if (setup < 0) {
+			fprintf(log, "%.3f\tSTAMP-QMP-FAILED\n", now());
+			kill(pid, SIGTERM);
+		} else {
+			fprintf(log, "0.000\t%sSTAMP-READY %.3f %.2f\n", cpu_col ? "0.00\t" : "",
+				setup, setup_cpu);
+		}
+	}
 
 	static char line[1 << 16];
 	size_t len = 0;
@@ -203,7 +288,7 @@ int main(int argc, char **argv)
 	if (cpu_col)
 		fprintf(log, "%.3f\t%.2f\tSTAMP-EXIT %d\n", t,
 			(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6, rc);
+			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6 - cpu_base, rc);
 	else
 		fprintf(log, "%.3f\tSTAMP-EXIT %d\n", t, rc);
 	fclose(log);
