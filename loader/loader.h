@@ -25,6 +25,9 @@ struct kj_options {
 	bool verbose;		/* verbose: list segments, maps, the plan */
 	bool dry_run;		/* dry-run: read and verify, never resume */
 	bool discard;		/* discard: mark a complete image consumed, return */
+	bool check_all;		/* check-all: after ExitBootServices the stub
+				 * re-checks every restored page, not only the
+				 * pages it copies and zero-fills */
 };
 
 void kj_options_default(struct kj_options *o);

@@ -67,7 +67,8 @@ struct loader {
 	uint64_t t_start, t_io, t_decode, io_bytes;
 	uint64_t us_dec, us_crc, us_sum, us_place;	/* workers' CPU time, summed */
 	unsigned ncpu;
-	uint64_t csum;			/* reloc_csum() of every byte placed */
+	uint64_t csum;			/* reloc_csum() of every byte the stub
+					 * checks (checked()) */
 };
 
 /*
@@ -550,8 +551,14 @@ static enum kj_err make_plan(struct loader *L)
 		.final_base = (L->info.resume_flags & ELFIMG_RESUME_GDT) ? 0 : 0xfffffe0000001000ULL,
 		.virt_offset = 0,
 		.fw_la57 = reloc_fw_la57(),
-		/* the stub re-checks every destination byte after its copy */
-		.csum = true,
+		/*
+		 * The stub checks what it writes (staged copies, zero fill)
+		 * after ExitBootServices; pages read in place were checked
+		 * (XXH64) as they were read and nothing writes them since.
+		 * check-all: it re-reads those too (one more pass over A's
+		 * memory on one CPU).
+		 */
+		.csum = L->opt.check_all,
 	};
 	re = reloc_plan(&in, &L->plan);
 	if (re == RELOC_E_NOSPACE && L->nscratch < 4) {
@@ -630,6 +637,44 @@ static uint8_t *placed(const struct loader *L, uint64_t addr)
 	return NULL;
 }
 
+/* The load piece that holds @dst, or the first one after it. */
+static size_t find_piece(const struct loader *L, uint64_t dst)
+{
+	size_t lo = 0, hi = L->plan.nload;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct reloc_load *ld = &L->plan.load[mid];
+		if (ld->dst + ld->npages * PG <= dst)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The copy checksum of the bytes [dst, dst + len) at @buf that the stub
+ * will check: all of them with check-all, else those in staged pieces
+ * (the ones it copies). Bytes in no piece are zero-filled: they add 0.
+ */
+static uint64_t checked(const struct loader *L, uint64_t dst, const uint8_t *buf, uint64_t len)
+{
+	if (L->opt.check_all)
+		return reloc_csum(dst, buf, len);
+	uint64_t sum = 0;
+	for (size_t i = find_piece(L, dst); i < L->plan.nload; i++) {
+		const struct reloc_load *ld = &L->plan.load[i];
+		uint64_t s = ld->dst, e = s + ld->npages * PG;
+		if (s >= dst + len)
+			break;
+		if (ld->buf == ld->dst)
+			continue;
+		uint64_t a = dst > s ? dst : s, b = dst + len < e ? dst + len : e;
+		sum += reloc_csum(a, buf + (a - dst), b - a);
+	}
+	return sum;
+}
+
 /*
  * Pages that segments cover only in part: the bytes outside every segment
  * are not in the image. In a page read directly they stay as they are; a
@@ -654,7 +699,7 @@ static void partial_pages(struct loader *L, bool sum)
 			if (!p)
 				continue;
 			if (sum)
-				L->csum += reloc_csum(a, p, b - a);
+				L->csum += checked(L, a, p, b - a);
 			else if (p != (uint8_t *)(uintptr_t)a)
 				__builtin_memcpy(p, (const void *)(uintptr_t)a, b - a);
 		}
@@ -721,21 +766,6 @@ struct par {
 	struct worker *w;
 };
 
-/* The load piece that holds @dst, or the first one after it. */
-static size_t find_piece(const struct loader *L, uint64_t dst)
-{
-	size_t lo = 0, hi = L->plan.nload;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct reloc_load *ld = &L->plan.load[mid];
-		if (ld->dst + ld->npages * PG <= dst)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* Take and do one job; false if none was available. */
 static bool work_one(struct par *p, struct worker *w)
 {
@@ -761,7 +791,7 @@ static bool work_one(struct par *p, struct worker *w)
 			e = ELFIMG_E_CHUNK_CRC;
 		t2 = kjefi_now_us();
 		if (!e) {
-			w->csum += reloc_csum(jb->dst, out, jb->len);
+			w->csum += checked(L, jb->dst, out, jb->len);
 			w->stored += jb->ci.stored;
 		}
 		t3 = kjefi_now_us();
@@ -1085,8 +1115,9 @@ static enum kj_err resume(struct loader *L)
 	const char *acpi = kjefi_acpi_enable(rsdp);
 	kjefi_serial_printf("kjresume: boot services exited in %llu us; ACPI: %s\n",
 			    (unsigned long long)(kjefi_now_us() - t0), acpi);
-	kjefi_serial_printf("kjresume: relocating %llu pages and entering A\n",
-			    (unsigned long long)(L->plan.staged_pages + L->plan.zero_pages));
+	kjefi_serial_printf("kjresume: relocating %llu pages and entering A%s\n",
+			    (unsigned long long)(L->plan.staged_pages + L->plan.zero_pages),
+			    L->opt.check_all ? " (check-all: re-checking every page)" : "");
 	enter(L->plan.ctl);
 	__builtin_unreachable();
 }

@@ -68,6 +68,8 @@ bool kj_options_parse(struct kj_options *o, const char *s, char *err, size_t err
 				o->dry_run = true;
 			else if (word_is(w, len, "discard"))
 				o->discard = true;
+			else if (word_is(w, len, "check-all"))
+				o->check_all = true;
 			continue; /* e.g. the loader's path, from GRUB */
 		}
 		const char *v = w + k + 1;

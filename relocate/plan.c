@@ -468,8 +468,8 @@ enum reloc_err reloc_set_csum(const struct reloc_plan *plan, int64_t virt_offset
 			      uint64_t expected)
 {
 	struct reloc_control *k = va(plan->ctl, virt_offset);
-	if (!(k->flags & RELOC_CTL_LIST_ALL))
-		return RELOC_E_INVAL; /* planned without in->csum: I6 */
+	if (!plan->ctl)
+		return RELOC_E_INVAL;
 	k->csum = expected;
 	k->flags |= RELOC_CTL_CSUM;
 	return RELOC_OK;

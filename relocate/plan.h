@@ -21,7 +21,7 @@
  *
  * Copy checksum (RELOC_CTL_CSUM): over memory, the sum mod 2^64 of
  * q * (a + 1) for every little-endian qword q at physical address a of
- * every destination. Sums of disjoint pieces add up, so the loader can
+ * every page the list names (every destination with in->csum). Sums of disjoint pieces add up, so the loader can
  * accumulate it piece by piece in any order (reloc_csum()); zero bytes
  * contribute nothing; a change of any single qword changes it (a + 1 is
  * odd, hence invertible mod 2^64); two pages swapped d pages apart go
@@ -121,8 +121,11 @@ struct reloc_plan_in {
 	uint64_t final_base;
 	int64_t virt_offset;    /* pointer = physical + virt_offset */
 	bool fw_la57;           /* firmware runs 5-level (reloc_fw_la57()) */
-	bool csum;              /* list every destination (KEEP entries) so
-				 * that reloc_set_csum() may be used */
+	bool csum;              /* list every destination (KEEP entries), so
+				 * that the stub's check (reloc_set_csum())
+				 * covers pages read in place too; without
+				 * it the check covers the pages the stub
+				 * writes (copied and zero-filled) */
 };
 
 struct reloc_plan {
@@ -150,9 +153,12 @@ uint64_t reloc_csum(uint64_t dst, const void *buf, uint64_t nbytes);
 
 /*
  * reloc_set_csum() - make the stub check the copy: after copying, it
- * computes the checksum of every destination byte and halts with 'C'
- * instead of entering A unless it equals expected. The plan must have
- * been made with in->csum (RELOC_E_INVAL otherwise).
+ * computes the checksum of every page the list names and halts with 'C'
+ * instead of entering A unless it equals expected. With in->csum
+ * (RELOC_CTL_LIST_ALL) that is every destination page; without it, the
+ * pages the stub writes: those it copies from staging and those it
+ * zero-fills (which add nothing), so @expected is then the sum over the
+ * staged bytes only.
  */
 enum reloc_err reloc_set_csum(const struct reloc_plan *plan, int64_t virt_offset,
 			      uint64_t expected);

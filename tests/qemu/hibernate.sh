@@ -24,7 +24,8 @@
 # extent map kjsave records; refusal cases other than ramsize need
 # write-back and are skipped for it). KJ_MEM (512M), KJ_LEVEL (kjsave -l: a
 # zlib level or lz4; 1),
-# KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_APPEND (more of A's
+# KJ_SAVEOPT (one more kjsave option, e.g. --crc32), KJ_LOADOPT (more loader
+# options, e.g. check-all), KJ_APPEND (more of A's
 # command line, e.g. init_on_free=1), KJ_CPU (QEMU -cpu), KJ_TIMEOUT.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -101,7 +102,7 @@ elif [ "$target" = ext4 ]; then
 	mcopy -o -i "$disk@@1M" "$esp/EFI/BOOT/kjresume.conf" ::/EFI/BOOT/kjresume.conf
 	hibdev=ext4:/dev/vda2:/kjresume.img
 else
-	echo "partlabel=kjresume pause=0" > "$esp/EFI/BOOT/kjresume.conf"
+	echo "partlabel=kjresume pause=0 ${KJ_LOADOPT:-}" > "$esp/EFI/BOOT/kjresume.conf"
 	kj_make_disk "$disk" $((mem_mib + 64)) "$esp" || fail "cannot build the disk"
 	hibdev=/dev/vda2
 fi
@@ -233,6 +234,14 @@ for c in $(seq 1 "$cycles"); do
 		grep -a '^kjresume\|^KJ-\|reading image 100' | grep -av 'KJ-B: PT_LOAD'
 	serial "$name-resume$c" | grep -a >/dev/null "^KJ-A: round $c: workload memory intact" || {
 		kj_report "$name-resume$c" "$kdir/System.map"; fail "A did not come back with its state (cycle $c)"; }
+	# the stub checked what it wrote, or (check-all) every page, and matched
+	case " ${KJ_LOADOPT:-} " in
+	*" check-all "*) want="relocating .* and entering A (check-all: re-checking every page)" ;;
+	*) want="relocating [0-9]* pages and entering A\$" ;;
+	esac
+	serial "$name-resume$c" | grep -a >/dev/null "^kjresume: $want" &&
+		serial "$name-resume$c" | grep -a >/dev/null "^kjresume: memory restored and checked" ||
+		fail "cycle $c: the stub's check did not run as configured ('${KJ_LOADOPT:-}')"
 	if [ "$c" -lt "$cycles" ]; then
 		serial "$name-resume$c" | grep -a >/dev/null '^KJ-B: image saved' || fail "cycle $c: no new image saved"
 		[ "$(state)" = complete ] || fail "cycle $c: the new image is not complete"

@@ -19,8 +19,8 @@ qemu_suite() {
 		env KJ_CYCLES=3 tests/qemu/hibernate.sh 6.1 1 256 flip truncate ramsize
 	run_step "hibernate/resume, 6.12, -smp 2, raw image file on the ESP with CRC32 chunk checks (kjsave --crc32); refusal: truncated file" \
 		env KJ_TARGET=esp KJ_LEVEL=0 KJ_SAVEOPT=--crc32 tests/qemu/hibernate.sh 6.12 2 256 truncate
-	run_step "hibernate/resume, 6.12, -smp 1, 3 GiB (RAM above 4 GiB), A with init_on_free=1 (free pages restored as zeros), A undoes its own kexec swap (kjsave --keep-swap)" \
-		env KJ_MEM=3072M KJ_APPEND=init_on_free=1 KJ_SAVEOPT=--keep-swap tests/qemu/hibernate.sh 6.12 1 256
+	run_step "hibernate/resume, 6.12, -smp 1, 3 GiB (RAM above 4 GiB), A with init_on_free=1 (free pages restored as zeros), A undoes its own kexec swap (kjsave --keep-swap), the stub re-checks every page (loader check-all)" \
+		env KJ_MEM=3072M KJ_APPEND=init_on_free=1 KJ_SAVEOPT=--keep-swap KJ_LOADOPT=check-all tests/qemu/hibernate.sh 6.12 1 256
 	run_step "hibernate/resume, 6.12, -smp 1, LZ4 image (kjsave --lz4) file on ext4 read through its extents; refusal: more RAM" \
 		env KJ_TARGET=ext4 KJ_SAVEOPT=--lz4 tests/qemu/hibernate.sh 6.12 1 64 ramsize
 	run_step "boot integration with real GRUB: menu, installer, fallback, discard, kjhibernate, resume, BootNext" \

@@ -19,6 +19,8 @@ TEST(options_defaults_and_sources)
 	ASSERT_EQ(o.pause, 3);
 	ASSERT(kj_options_parse(&o, "\\EFI\\kjresume\\kjresume.efi partlabel=img verbose pause=0", err, sizeof(err)));
 	ASSERT(!strcmp(o.partlabel, "img") && o.verbose && o.pause == 0 && !o.dry_run);
+	ASSERT(!o.check_all);
+	ASSERT(kj_options_parse(&o, "check-all", err, sizeof(err)) && o.check_all);
 	/* the last source wins, config file then load options */
 	ASSERT(kj_options_parse(&o, "# comment image=x\nimage=/kj/hib.img\n", err, sizeof(err)));
 	ASSERT(!strcmp(o.image, "/kj/hib.img") && !o.partlabel[0]);
