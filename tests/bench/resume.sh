@@ -59,6 +59,10 @@
 #                     hypervisor (free page reporting), so a first touch
 #                     here costs up to 11 us per 4 KiB page: in lazy mode
 #                     most of kjresume's read at N = 256 (docs/PERFORMANCE.md)
+#   KJ_BENCH_DISK_MBS  read throttle of the disk, MiB/s (QEMU's
+#                     throttling.bps-read; default none: the host's page
+#                     cache, 3.5-5 GiB/s here, far faster against these
+#                     emulated CPUs than any disk is against native ones)
 #   KJ_BENCH_QEMU_ARGS  more QEMU options for every boot (word-split)
 #   KJ_BENCH_SAVEOPT  one more kjsave option (one word), e.g. --keep-swap
 #   KJ_BENCH_VARS     warm: every boot starts from the NVRAM a first boot
@@ -80,6 +84,8 @@ case $data in random|half) ;; *) echo "KJ_BENCH_DATA: random or half" >&2; exit 
 out=${KJ_BENCH_OUT:-$KJ_ROOT/build/bench/resume}
 tmo=${KJ_BENCH_TIMEOUT:-1200}
 ramode=${KJ_BENCH_RAM:-backed}
+drv=file=PATH,format=raw,if=virtio
+[ -n "${KJ_BENCH_DISK_MBS:-}" ] && drv="$drv,throttling.bps-read=$((KJ_BENCH_DISK_MBS * 1048576))"
 case $ramode in backed|lazy) ;; *) echo "KJ_BENCH_RAM: backed or lazy" >&2; exit 2 ;; esac
 memmax=0x5ffffff	# B's region, as tests/qemu/hibernate.sh
 sizes=("$@")
@@ -111,7 +117,7 @@ log "benchmarking kjresume.efi, kjsave from $desc"
 kdir=$("$tree/kernel/build.sh" "$ver") || exit 1
 make -s -C "$tree" efi tools tools-static >&2 || exit 1
 kjimage=$tree/build/tools/kjimage
-echo "$desc; Linux $ver ($(basename "$kdir")); QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version //p'), TCG, -smp $smp, workload memory: $data, guest RAM: $ramode" > "$out/source"
+echo "$desc; Linux $ver ($(basename "$kdir")); QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version //p'), TCG, -smp $smp, workload memory: $data, guest RAM: $ramode${KJ_BENCH_DISK_MBS:+, disk reads throttled to $KJ_BENCH_DISK_MBS MiB/s}" > "$out/source"
 bin=$out/bin
 mkdir -p "$bin"
 gcc -O2 -Wall -Wextra -Werror -o "$bin/stamp" "$KJ_ROOT/tests/bench/stamp.c" || exit 1
@@ -178,7 +184,7 @@ qrun() {
 		-no-reboot -net none -monitor none -serial stdio \
 		-drive if=pflash,format=raw,readonly=on,file="$OVMF_CODE" \
 		-drive if=pflash,format=raw,file="$out/vars.fd" \
-		-m "${ram}M" -smp "$smp" -drive file="$disk",format=raw,if=virtio \
+		-m "${ram}M" -smp "$smp" -drive "${drv/PATH/$disk}" \
 		"${qopts[@]}" ${KJ_BENCH_QEMU_ARGS:-} "$@" </dev/null
 }
 # NAME.log: "WALL<TAB>CPU<TAB>LINE" (stamp -c)
