@@ -12,6 +12,6 @@ out=$(KJ_APPEND="kjbadentry=0x5f00000" KJ_TIMEOUT=300 \
 rc=$?
 echo "$out" | tail -n 12
 [ $rc -ne 0 ] || { echo "round trip with a wrong entry passed?"; exit 1; }
-echo "$out" | grep -q "CPU reset (triple fault)" || { echo "no triple-fault report"; exit 1; }
-echo "$out" | grep -q " v=" || { echo "no exception lines in the report"; exit 1; }
+echo "$out" | grep "CPU reset (triple fault)" >/dev/null || { echo "no triple-fault report"; exit 1; }
+echo "$out" | grep " v=" >/dev/null || { echo "no exception lines in the report"; exit 1; }
 echo "crash report names the exceptions behind the triple fault"

@@ -200,7 +200,7 @@ case_hibernate() {
 	[ "$(state)" = complete ] || { failc "hibernate: image state is '$(state)', not complete"; return; }
 	"$kjimage" verify "$work/img" >/dev/null || { failc "hibernate: kjimage verify failed"; return; }
 	# kjhibernate's default form
-	"$kjimage" info "$work/img" | grep -qx 'incompat *0x6 lz4 xxh64' ||
+	"$kjimage" info "$work/img" | grep -x 'incompat *0x6 lz4 xxh64' >/dev/null ||
 		{ failc "hibernate: kjhibernate's default image is not LZ4: $("$kjimage" info "$work/img" | grep ^incompat)"; return; }
 	cfg_get "$c"
 	[ "$(blocks "$c")" = 1 ] || { failc "hibernate: kjhibernate did not install the block in A"; return; }

@@ -142,7 +142,7 @@ kj_qemu_until() {
 	(
 		sleep 2
 		while pgrep -f "serial file:$KJ_OUT/$name.serial" >/dev/null; do
-			if tr -d '\r' < "$KJ_OUT/$name.serial" 2>/dev/null | grep -aq "$pat"; then
+			if tr -d '\r' < "$KJ_OUT/$name.serial" 2>/dev/null | grep -a "$pat" >/dev/null; then
 				sleep 1
 				pkill -f "serial file:$KJ_OUT/$name.serial"
 				break
