@@ -15,6 +15,7 @@
  *   4. FIEMAP again: extents must not have moved
  *   5. state COMPLETE (one 512-byte sector); fsync
  */
+#define _GNU_SOURCE	/* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -94,12 +95,79 @@ static int out_fd = -1;
 /* where the save's time goes, for the closing line (ns) */
 static uint64_t ns_read, ns_write, ns_sync;
 
+/*
+ * A block device output takes the payload stream through O_DIRECT: B has
+ * little RAM, and buffered writes of the whole image throttle on its
+ * dirty limit and copy every byte once more. The writer emits payloads
+ * at increasing data-align offsets; they are gathered in a window that
+ * starts at a block-aligned offset and goes out in DIO_CAP pieces. The
+ * bytes between payloads are padding (zeros here). Every other write
+ * (the headers at offset 0, rewritten later) goes through out_fd after
+ * the window is flushed; the kernel keeps the device's page cache
+ * coherent with the direct writes.
+ */
+#define DIO_CAP (4u << 20)
+static int dio_fd = -1;
+static unsigned dio_blk;		/* logical block size */
+static uint8_t *dio_buf;
+static uint64_t dio_start, dio_fill;	/* window [start, start + fill) */
+static bool dio_open;			/* a window is being filled */
+
+static int dio_flush(void)
+{
+	if (!dio_open)
+		return 0;
+	size_t n = (size_t)((dio_fill + dio_blk - 1) / dio_blk * dio_blk);
+	memset(dio_buf + dio_fill, 0, n - dio_fill);
+	dio_open = false;
+	return n ? pwrite_full(dio_fd, dio_buf, n, dio_start) : 0;
+}
+
+/*
+ * Take [off, off + len) into the window: false if it does not continue
+ * the stream (or cannot start one: a window starts block-aligned), for
+ * out_fd to write. *rc: a direct write's result.
+ */
+static bool dio_take(uint64_t off, const uint8_t *buf, size_t len, int *rc)
+{
+	*rc = 0;
+	if (dio_fd < 0 || !off)
+		return false;
+	if (dio_open && off < dio_start + dio_fill) {
+		*rc = dio_flush();
+		return false;
+	}
+	while (len) {
+		if (dio_open && off >= dio_start + DIO_CAP && (*rc = dio_flush()))
+			return true;
+		if (!dio_open) {
+			if (off % dio_blk)
+				return false;	/* nothing of it taken yet */
+			dio_start = off;
+			dio_fill = 0;
+			dio_open = true;
+		}
+		uint64_t at = off - dio_start;
+		if (at > dio_fill)
+			memset(dio_buf + dio_fill, 0, (size_t)(at - dio_fill));
+		size_t k = DIO_CAP - at < len ? (size_t)(DIO_CAP - at) : len;
+		memcpy(dio_buf + at, buf, k);
+		dio_fill = at + k;
+		off += k;
+		buf += k;
+		len -= k;
+	}
+	return true;
+}
+
 static int write_at(void *ctx, uint64_t off, const void *buf, size_t len)
 {
 	uint64_t t = now_ns();
-	int rc = pwrite_full(out_fd, buf, len, off);
+	int rc = 0;
 
 	(void)ctx;
+	if (!dio_take(off, buf, len, &rc) && !rc)
+		rc = pwrite_full(out_fd, buf, len, off);
 	ns_write += now_ns() - t;
 	if (rc) {
 		fprintf(stderr, "\nkjsave: write at %" PRIu64 ": %s\n", off,
@@ -130,6 +198,10 @@ static int read_timed(void *ctx, uint64_t paddr, void *buf, size_t len)
 static int sync_out(void)
 {
 	uint64_t t = now_ns();
+	if (dio_flush()) {
+		fprintf(stderr, "kjsave: write: %s\n", strerror(errno));
+		return -1;
+	}
 	int rc = fsync(out_fd), e = errno;
 
 	ns_sync += now_ns() - t;
@@ -1649,6 +1721,16 @@ bad:
 		return 1;
 	}
 	is_file = S_ISREG(ost.st_mode);
+	if (S_ISBLK(ost.st_mode)) {
+		int bs = 0;
+		dio_fd = open(output, O_WRONLY | O_DIRECT | O_CLOEXEC);
+		if (dio_fd >= 0 && (ioctl(dio_fd, BLKSSZGET, &bs) || bs < 512 || bs > 65536 ||
+				    posix_memalign((void **)&dio_buf, 4096, DIO_CAP))) {
+			close(dio_fd);	/* buffered writes, as for a file */
+			dio_fd = -1;
+		}
+		dio_blk = (unsigned)bs;
+	}
 	/* --in-place: a file preallocated before the hibernation (its first
 	 * block's place is already in the boot loader's settings) is
 	 * overwritten without truncating, so its blocks stay where they are */
