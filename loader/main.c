@@ -656,13 +656,15 @@ static size_t find_piece(const struct loader *L, uint64_t dst)
  * The copy checksum of the bytes [dst, dst + len) at @buf that the stub
  * will check: all of them with check-all, else those in staged pieces
  * (the ones it copies). Bytes in no piece are zero-filled: they add 0.
+ * @from: find_piece(L, dst), which the caller has at hand.
  */
-static uint64_t checked(const struct loader *L, uint64_t dst, const uint8_t *buf, uint64_t len)
+static uint64_t checked(const struct loader *L, size_t from, uint64_t dst, const uint8_t *buf,
+			uint64_t len)
 {
 	if (L->opt.check_all)
 		return reloc_csum(dst, buf, len);
 	uint64_t sum = 0;
-	for (size_t i = find_piece(L, dst); i < L->plan.nload; i++) {
+	for (size_t i = from; i < L->plan.nload; i++) {
 		const struct reloc_load *ld = &L->plan.load[i];
 		uint64_t s = ld->dst, e = s + ld->npages * PG;
 		if (s >= dst + len)
@@ -699,7 +701,7 @@ static void partial_pages(struct loader *L, bool sum)
 			if (!p)
 				continue;
 			if (sum)
-				L->csum += checked(L, a, p, b - a);
+				L->csum += checked(L, find_piece(L, a), a, p, b - a);
 			else if (p != (uint8_t *)(uintptr_t)a)
 				__builtin_memcpy(p, (const void *)(uintptr_t)a, b - a);
 		}
@@ -791,7 +793,7 @@ static bool work_one(struct par *p, struct worker *w)
 			e = ELFIMG_E_CHUNK_CRC;
 		t2 = kjefi_now_us();
 		if (!e) {
-			w->csum += checked(L, jb->dst, out, jb->len);
+			w->csum += checked(L, cur, jb->dst, out, jb->len);
 			w->stored += jb->ci.stored;
 		}
 		t3 = kjefi_now_us();

@@ -467,9 +467,9 @@ uint64_t reloc_csum(uint64_t dst, const void *buf, uint64_t nbytes)
 enum reloc_err reloc_set_csum(const struct reloc_plan *plan, int64_t virt_offset,
 			      uint64_t expected)
 {
-	struct reloc_control *k = va(plan->ctl, virt_offset);
 	if (!plan->ctl)
-		return RELOC_E_INVAL;
+		return RELOC_E_INVAL;	/* no plan */
+	struct reloc_control *k = va(plan->ctl, virt_offset);
 	k->csum = expected;
 	k->flags |= RELOC_CTL_CSUM;
 	return RELOC_OK;

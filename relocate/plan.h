@@ -21,8 +21,9 @@
  *
  * Copy checksum (RELOC_CTL_CSUM): over memory, the sum mod 2^64 of
  * q * (a + 1) for every little-endian qword q at physical address a of
- * every page the list names (every destination with in->csum). Sums of disjoint pieces add up, so the loader can
- * accumulate it piece by piece in any order (reloc_csum()); zero bytes
+ * every page the list names (every destination with in->csum). Sums of
+ * disjoint pieces add up, so the loader can accumulate it piece by piece
+ * in any order (reloc_csum()); zero bytes
  * contribute nothing; a change of any single qword changes it (a + 1 is
  * odd, hence invertible mod 2^64); two pages swapped d pages apart go
  * unnoticed only if d * (difference of their qword sums) is 0 mod 2^52.

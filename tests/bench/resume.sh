@@ -84,9 +84,9 @@ case $data in random|half) ;; *) echo "KJ_BENCH_DATA: random or half" >&2; exit 
 out=${KJ_BENCH_OUT:-$KJ_ROOT/build/bench/resume}
 tmo=${KJ_BENCH_TIMEOUT:-1200}
 ramode=${KJ_BENCH_RAM:-backed}
-drv=file=PATH,format=raw,if=virtio
-[ -n "${KJ_BENCH_DISK_MBS:-}" ] && drv="$drv,throttling.bps-read=$((KJ_BENCH_DISK_MBS * 1048576))"
 case $ramode in backed|lazy) ;; *) echo "KJ_BENCH_RAM: backed or lazy" >&2; exit 2 ;; esac
+drv=file=PATH,format=raw,if=virtio	# PATH: the disk, per boot
+[ -n "${KJ_BENCH_DISK_MBS:-}" ] && drv="$drv,throttling.bps-read=$((KJ_BENCH_DISK_MBS * 1048576))"
 memmax=0x5ffffff	# B's region, as tests/qemu/hibernate.sh
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(256 1024)

@@ -113,7 +113,10 @@ static double qmp_start(const char *path, double tmo, double *setup_cpu)
 	strcpy(sa.sun_path, path);
 	int fd = -1;
 	for (;;) {
-		if (now() >= tmo || waitpid(pid, NULL, WNOHANG) != 0)
+		/* QEMU gone (left unreaped: main() reports its exit) */
+		siginfo_t si = { 0 };
+		if (now() >= tmo || waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ||
+		    si.si_pid)
 			return -1;
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (fd >= 0 && !connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
@@ -209,7 +212,7 @@ int main(int argc, char **argv)
 		/* the set-up does not count against -t either */
 		double setup_cpu = 0, setup = qmp_start(qmp, tmo > 0 ? tmo : 600, &setup_cpu);
 		if (setup < 0) {
-			fprintf(log, "%.3f\tSTAMP-QMP-FAILED\n", now());
+			put(log, now(), "STAMP-QMP-FAILED");
 			kill(pid, SIGTERM);
 		} else {
 			fprintf(log, "0.000\t%sSTAMP-READY %.3f %.2f\n", cpu_col ? "0.00\t" : "",
