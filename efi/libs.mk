@@ -13,7 +13,7 @@
 #   EFI code use. gnu-efi's libefi.a defines memcpy and memset too, as
 #   byte loops, in the object InitializeLib lives in: the link uses a copy
 #   of it with those two weakened ($(B)/efi-libs/libefi-weak.a), so that
-#   efi/libc's (rep movsb/stosb: they copy every restored page) win.
+#   efi/libc's (32-byte loops: they copy every restored page) win.
 #
 # Every EFI object (loader/, efi/, elfimg/ in EFI_SRCS) is compiled with
 # -nostdinc: <string.h>, <stdlib.h> and <limits.h> are efi/libc/include's,

@@ -105,6 +105,16 @@ static void expand_units(uint8_t *dst, size_t len, size_t packed,
 	}
 }
 
+enum elfimg_err elfimg_chunk_copy_check(const struct elfimg_chunk_info *ci,
+					const void *src, void *dst, size_t len)
+{
+	if (!ci || !src || !dst || len == 0 || len > ELFIMG_MAX_CHUNK ||
+	    ci->method != ELFIMG_METHOD_STORED || !ci->xxh64 || ci->zero_map ||
+	    ci->stored != len)
+		return ELFIMG_E_ARG;
+	return elfimg_xxh64_copy(dst, src, len, 0) == ci->check ? ELFIMG_OK : ELFIMG_E_CHUNK_CRC;
+}
+
 enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 				    const struct elfimg_chunk_info *ci,
 				    const void *src, void *dst, size_t dst_len,

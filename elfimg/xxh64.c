@@ -50,7 +50,18 @@ static inline uint64_t merge(uint64_t acc, uint64_t v)
 	return (acc ^ round64(0, v)) * P1 + P4;
 }
 
-uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed)
+static inline void wr64(uint8_t *p, uint64_t v)
+{
+	__builtin_memcpy(p, &v, 8);
+}
+
+/*
+ * XXH64 of @buf; with @copy, each stripe is also stored there from the
+ * registers it was hashed from (one load per byte instead of two). The
+ * compiler specialises both forms: @copy is constant at each caller.
+ */
+static inline __attribute__((always_inline)) uint64_t
+xxh64(const void *buf, size_t len, uint64_t seed, uint8_t *copy)
 {
 	const uint8_t *p = buf, *end = p + len;
 	uint64_t h;
@@ -60,10 +71,19 @@ uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed)
 			 v4 = seed - P1;
 
 		for (; end - p >= 32; p += 32) {
-			v1 = round64(v1, rd64(p));
-			v2 = round64(v2, rd64(p + 8));
-			v3 = round64(v3, rd64(p + 16));
-			v4 = round64(v4, rd64(p + 24));
+			uint64_t a = rd64(p), b = rd64(p + 8), c = rd64(p + 16), d = rd64(p + 24);
+
+			if (copy) {
+				wr64(copy, a);
+				wr64(copy + 8, b);
+				wr64(copy + 16, c);
+				wr64(copy + 24, d);
+				copy += 32;
+			}
+			v1 = round64(v1, a);
+			v2 = round64(v2, b);
+			v3 = round64(v3, c);
+			v4 = round64(v4, d);
 		}
 		h = rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18);
 		h = merge(merge(merge(merge(h, v1), v2), v3), v4);
@@ -71,6 +91,8 @@ uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed)
 		h = seed + P5;
 	}
 	h += len;
+	if (copy)
+		__builtin_memcpy(copy, p, (size_t)(end - p));
 	for (; end - p >= 8; p += 8)
 		h = rotl(h ^ round64(0, rd64(p)), 27) * P1 + P4;
 	if (end - p >= 4) {
@@ -87,6 +109,18 @@ uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed)
 	h ^= h >> 29;
 	h *= P3;
 	return h ^ h >> 32;
+}
+
+uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed)
+{
+	return xxh64(buf, len, seed, NULL);
+}
+
+uint64_t elfimg_xxh64_copy(void *dst, const void *src, size_t len, uint64_t seed)
+{
+	if (!dst)		/* the contract; lets the loop drop its test */
+		__builtin_unreachable();
+	return xxh64(src, len, seed, dst);
 }
 
 uint64_t elfimg_chunk_check(const struct elfimg_chunk_info *ci,

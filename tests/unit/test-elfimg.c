@@ -1093,6 +1093,73 @@ TEST(xxh64_vectors)
 	ASSERT_EQ(elfimg_xxh64(buf, sizeof(buf), 0), 0xc2c15a86d6a1985bull);
 }
 
+/* The copying form hashes the same and copies exactly @len bytes. */
+TEST(xxh64_copy)
+{
+	static const size_t lens[] = { 0, 1, 7, 31, 32, 33, 45, 64, 4099 };
+	static uint8_t src[4099], dst[4100];
+
+	for (size_t i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 29 + 3);
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		size_t n = lens[k];
+
+		memset(dst, 0xa5, sizeof(dst));
+		ASSERT_EQ(elfimg_xxh64_copy(dst, src, n, 7), elfimg_xxh64(src, n, 7));
+		ASSERT(memcmp(dst, src, n) == 0);
+		ASSERT_EQ(dst[n], 0xa5);
+	}
+}
+
+/* The one-pass copy and check of a verbatim chunk: what decode + check
+ * give, a flipped byte caught, any other kind of chunk declined. */
+TEST(kj_chunk_copy_check)
+{
+	for (int k = 0; k < 2; k++) {
+		struct mem m = { .seed = 5, .zero_pct = 0 };
+		struct kjopts o = { .level = 0, .complete = true, .crc32 = k };
+		struct sink s = write_kj(&m, basic_segs, 3, &o, NULL);
+		struct elfimg_info info;
+		static struct elfimg_inflater inf;
+		static uint8_t out[ELFIMG_MAX_CHUNK], ref[ELFIMG_MAX_CHUNK];
+		struct elfimg_chunk_info ci;
+		uint64_t len;
+
+		ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
+			   ELFIMG_OK);
+		elfimg_chunk_get(&info, segs[1].first_chunk, &ci);
+		len = elfimg_chunk_len(&info, &segs[1], 0);
+		ASSERT(ci.method == ELFIMG_METHOD_STORED && ci.stored == len && !ci.zero_map);
+		if (k) {	/* CRC32: not this function's kind */
+			ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len),
+				   ELFIMG_E_ARG);
+			free(s.buf);
+			continue;
+		}
+		ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
+		ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, ref, len, true),
+			   ELFIMG_OK);
+		elfimg_inflater_fini(&inf);
+		ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len), ELFIMG_OK);
+		ASSERT(memcmp(out, ref, len) == 0);
+		s.buf[ci.offset + len / 3] ^= 0x01;
+		ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len),
+			   ELFIMG_E_CHUNK_CRC);
+		s.buf[ci.offset + len / 3] ^= 0x01;
+		struct elfimg_chunk_info other = ci;
+		other.zero_map = 1;
+		ASSERT_ERR(elfimg_chunk_copy_check(&other, s.buf + ci.offset, out, len),
+			   ELFIMG_E_ARG);
+		other = ci;
+		other.method = ELFIMG_METHOD_LZ4;
+		ASSERT_ERR(elfimg_chunk_copy_check(&other, s.buf + ci.offset, out, len),
+			   ELFIMG_E_ARG);
+		ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len - 4096),
+			   ELFIMG_E_ARG);
+		free(s.buf);
+	}
+}
+
 /* Both chunk checks (XXH64, the default, and CRC32 for older loaders)
  * round-trip, and each catches a flipped byte of a stored chunk. */
 TEST(kj_chunk_crc_kinds)
