@@ -174,7 +174,9 @@ END {
 	}
 	printf "- loader read rate of a raw (-l 0) image at least 90%% of the firmware'"'"'s raw read rate: **%s** (loader rate / firmware rate, the level-0 dry run: %s)\n", any ? (all ? "met" : "NOT met") : "not measured", line
 	# per compressed method: is it faster than the raw image wherever it
-	# compresses 2:1 or better?
+	# compresses 2:1 or better? The compressible workload is 2:1 by
+	# construction and its images come out at 1.98-2.03:1 (headers, zero
+	# pages): 1.95:1 counts, or the verdict would flip on rounding.
 	nc = split("kj-l1 kj-lz4", cm, " ")
 	for (k = 1; k <= nc; k++) {
 		cmeth = cm[k]; line = ""; app = 0; all = 1; seen = 0
@@ -185,11 +187,11 @@ END {
 			line = line sprintf("%sN=%s: %.2f:1, %s / l0 resume time %s / %s", line == "" ? "" : "; ", n, cr, substr(cmeth, 4),
 				ratio(m(n, cmeth, "running_s"), m(n, "kj-l0", "running_s")),
 				ratio(m(n, cmeth, "running_cpu"), m(n, "kj-l0", "running_cpu")))
-			if (cr >= 2) { app = 1; if (m(n, cmeth, "running_s") >= m(n, "kj-l0", "running_s")) all = 0 }
+			if (cr >= 1.95) { app = 1; if (m(n, cmeth, "running_s") >= m(n, "kj-l0", "running_s")) all = 0 }
 		}
 		if (!seen) continue
 		printf "- compressed image (%s) faster than raw whenever it compresses 2:1 or better: **%s** (%s)\n", cmeth,
-			app ? (all ? "met" : "NOT met") : "not exercised: no image compressed 2:1", line
+			app ? (all ? "met" : "NOT met") : "not exercised: no image compressed 1.95:1 or better", line
 	}
 
 	# plot data: per N one block, per method one row of stacked phases
