@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,14 +106,68 @@ static uint64_t ns_read, ns_write, ns_sync;
  * (the headers at offset 0, rewritten later) goes through out_fd after
  * the window is flushed; the kernel keeps the device's page cache
  * coherent with the direct writes.
+ *
+ * A full window goes out on a writer thread while the next one fills,
+ * so B's CPU reads and compresses A's memory while the disk writes. At
+ * most one direct write is in flight, and anything else that touches
+ * the output (an out_fd write, fsync) waits for it first. A direct
+ * write's error is sticky: it fails the next flush, wait or sync.
  */
-#define DIO_CAP (4u << 20)
+#define DIO_CAP (2u << 20)
 static int dio_fd = -1;
 static unsigned dio_blk;		/* logical block size */
-static uint8_t *dio_buf;
+static uint8_t *dio_buf, *dio_spare;	/* filling; in flight or free */
 static uint64_t dio_start, dio_fill;	/* window [start, start + fill) */
 static bool dio_open;			/* a window is being filled */
 
+static pthread_mutex_t dio_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t dio_cv = PTHREAD_COND_INITIALIZER;
+static bool dio_async;			/* the writer thread runs */
+static struct {
+	const uint8_t *buf;
+	size_t len;
+	uint64_t off;
+	bool busy;			/* handed over, not yet written */
+	int err;			/* errno of the first failed write */
+} dio_job;
+
+static void *dio_writer(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&dio_mu);
+	for (;;) {
+		while (!dio_job.busy)
+			pthread_cond_wait(&dio_cv, &dio_mu);
+		const uint8_t *buf = dio_job.buf;
+		size_t len = dio_job.len;
+		uint64_t off = dio_job.off;
+		pthread_mutex_unlock(&dio_mu);
+		int e = pwrite_full(dio_fd, buf, len, off) ? (errno ? errno : EIO) : 0;
+		pthread_mutex_lock(&dio_mu);
+		if (e && !dio_job.err)
+			dio_job.err = e;
+		dio_job.busy = false;
+		pthread_cond_broadcast(&dio_cv);
+	}
+	return NULL;
+}
+
+/* Wait for the direct write in flight: -1 with errno set if any failed. */
+static int dio_wait(void)
+{
+	if (!dio_async)
+		return 0;
+	pthread_mutex_lock(&dio_mu);
+	while (dio_job.busy)
+		pthread_cond_wait(&dio_cv, &dio_mu);
+	int e = dio_job.err;
+	pthread_mutex_unlock(&dio_mu);
+	if (e)
+		errno = e;
+	return e ? -1 : 0;
+}
+
+/* Send the window on its way: -1 with errno set if a direct write failed. */
 static int dio_flush(void)
 {
 	if (!dio_open)
@@ -120,7 +175,23 @@ static int dio_flush(void)
 	size_t n = (size_t)((dio_fill + dio_blk - 1) / dio_blk * dio_blk);
 	memset(dio_buf + dio_fill, 0, n - dio_fill);
 	dio_open = false;
-	return n ? pwrite_full(dio_fd, dio_buf, n, dio_start) : 0;
+	if (!n)
+		return 0;
+	if (!dio_async)
+		return pwrite_full(dio_fd, dio_buf, n, dio_start);
+	if (dio_wait())		/* dio_spare is free once it returns */
+		return -1;
+	pthread_mutex_lock(&dio_mu);
+	dio_job.buf = dio_buf;
+	dio_job.len = n;
+	dio_job.off = dio_start;
+	dio_job.busy = true;
+	pthread_cond_broadcast(&dio_cv);
+	pthread_mutex_unlock(&dio_mu);
+	uint8_t *t = dio_buf;
+	dio_buf = dio_spare;
+	dio_spare = t;
+	return 0;
 }
 
 /*
@@ -166,7 +237,7 @@ static int write_at(void *ctx, uint64_t off, const void *buf, size_t len)
 	int rc = 0;
 
 	(void)ctx;
-	if (!dio_take(off, buf, len, &rc) && !rc)
+	if (!dio_take(off, buf, len, &rc) && !rc && !(rc = dio_wait()))
 		rc = pwrite_full(out_fd, buf, len, off);
 	ns_write += now_ns() - t;
 	if (rc) {
@@ -198,7 +269,7 @@ static int read_timed(void *ctx, uint64_t paddr, void *buf, size_t len)
 static int sync_out(void)
 {
 	uint64_t t = now_ns();
-	if (dio_flush()) {
+	if (dio_flush() || dio_wait()) {
 		fprintf(stderr, "kjsave: write: %s\n", strerror(errno));
 		return -1;
 	}
@@ -1730,6 +1801,10 @@ bad:
 			dio_fd = -1;
 		}
 		dio_blk = (unsigned)bs;
+		pthread_t thr;
+		/* no second buffer or thread: direct writes, one at a time */
+		dio_async = dio_fd >= 0 && !posix_memalign((void **)&dio_spare, 4096, DIO_CAP) &&
+			    !pthread_create(&thr, NULL, dio_writer, NULL);
 	}
 	/* --in-place: a file preallocated before the hibernation (its first
 	 * block's place is already in the boot loader's settings) is

@@ -3,7 +3,7 @@
 # They link Debian's libfdt and zlib. `make tools-static` builds static
 # copies for B's busybox initramfs in $(B)/tools-static/.
 
-TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I.
+TOOLS_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -pthread
 TOOLS_LIBS   := -lfdt -lz
 TOOLS_COMMON := tools/common.c tools/spans.c $(ELFIMG_READ_SRCS)
 TOOLS_HDRS   := tools/common.h tools/spans.h $(ELFIMG_HDRS)
