@@ -97,6 +97,34 @@ static int out_fd = -1;
 static uint64_t ns_read, ns_write, ns_sync;
 
 /*
+ * memcpy as 8-byte loads and stores. glibc's copies large blocks with
+ * rep movsb where the CPU has ERMS, and emulators that run a rep string
+ * instruction one element per dispatch (QEMU's TCG) then copy a byte at
+ * a time: most of the 2 s B took to read 1.1 GiB of A's memory. Natively
+ * both are bound by memory (efi/libc/string.c does the same). For the
+ * bulk of the image's bytes: A's memory, and the direct-write window.
+ */
+static void copy_words(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	for (; n >= 32; n -= 32, d += 32, s += 32) {
+		uint64_t a, b, c, e;
+
+		memcpy(&a, s, 8);
+		memcpy(&b, s + 8, 8);
+		memcpy(&c, s + 16, 8);
+		memcpy(&e, s + 24, 8);
+		memcpy(d, &a, 8);
+		memcpy(d + 8, &b, 8);
+		memcpy(d + 16, &c, 8);
+		memcpy(d + 24, &e, 8);
+	}
+	memcpy(d, s, n);
+}
+
+/*
  * A block device output takes the payload stream through O_DIRECT: B has
  * little RAM, and buffered writes of the whole image throttle on its
  * dirty limit and copy every byte once more. The writer emits payloads
@@ -222,7 +250,7 @@ static bool dio_take(uint64_t off, const uint8_t *buf, size_t len, int *rc)
 		if (at > dio_fill)
 			memset(dio_buf + dio_fill, 0, (size_t)(at - dio_fill));
 		size_t k = DIO_CAP - at < len ? (size_t)(DIO_CAP - at) : len;
-		memcpy(dio_buf + at, buf, k);
+		copy_words(dio_buf + at, buf, k);
 		dio_fill = at + k;
 		off += k;
 		buf += k;
@@ -576,25 +604,61 @@ static int core_pread(void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Physical memory: a file (tests) is read, a device is mmap'd, because
- * /dev/mem's read() stops at B's high_memory. */
-static int mem_read(uint64_t paddr, void *buf, size_t len)
+/*
+ * A mapped window of a source file, kept between reads: A's memory is
+ * read through mmap in windows of up to MAP_WIN bytes, never past
+ * @limit (the end of the piece: past it the file may refuse the
+ * mapping, e.g. /dev/mem over B's RAM). Reading /proc/vmcore with
+ * pread() costs its kernel an ioremap and iounmap per page: 1.1 GiB of
+ * A's memory took B 3.8 s under TCG. Returns false if the bytes cannot
+ * be mapped (the caller reads them).
+ */
+#define MAP_WIN (64ull << 20)
+struct map_win {
+	uint8_t *p;
+	uint64_t base, len;
+};
+
+static bool win_read(struct map_win *w, int fd, uint64_t off, void *buf, size_t len,
+		     uint64_t limit)
 {
-	uint64_t base = paddr & ~4095ull;
-	size_t maplen = (size_t)(((paddr + len + 4095) & ~4095ull) - base);
+	uint64_t base = off & ~4095ull, end = (off + len + 4095) & ~4095ull;
+	uint64_t wend = (limit + 4095) & ~4095ull;
 	void *p;
 
+	if (!(w->p && off >= w->base && off + len <= w->base + w->len)) {
+		if (w->p)
+			munmap(w->p, w->len);
+		w->p = NULL;
+		if (wend > base + MAP_WIN)
+			wend = base + MAP_WIN;
+		if (wend < end)
+			wend = end;
+		p = mmap(NULL, wend - base, PROT_READ, MAP_SHARED, fd, (off_t)base);
+		if (p == MAP_FAILED && wend > end) {	/* the request alone, then */
+			wend = end;
+			p = mmap(NULL, wend - base, PROT_READ, MAP_SHARED, fd, (off_t)base);
+		}
+		if (p == MAP_FAILED)
+			return false;
+		w->p = p;
+		w->base = base;
+		w->len = wend - base;
+	}
+	copy_words(buf, w->p + (off - w->base), len);
+	return true;
+}
+
+static struct map_win core_win, mem_win;
+
+/* Physical memory: a file (tests) is read, a device is mmap'd, because
+ * /dev/mem's read() stops at B's high_memory. */
+static int mem_read(uint64_t paddr, void *buf, size_t len, uint64_t limit)
+{
 	if (mem_fd < 0)
 		return -1;
-	if (mem_is_file)
-		goto use_pread;
-	p = mmap(NULL, maplen, PROT_READ, MAP_SHARED, mem_fd, (off_t)base);
-	if (p == MAP_FAILED)
-		goto use_pread;
-	memcpy(buf, (uint8_t *)p + (paddr - base), len);
-	munmap(p, maplen);
-	return 0;
-use_pread:
+	if (!mem_is_file && win_read(&mem_win, mem_fd, paddr, buf, len, limit))
+		return 0;
 	if (pread_full(mem_fd, buf, len, paddr)) {
 		fprintf(stderr, "\nkjsave: %s: cannot read 0x%zx bytes at 0x%"
 			PRIx64 ": %s\n", mem_path, len, paddr,
@@ -635,9 +699,11 @@ static int read_pieces(uint64_t paddr, void *vbuf, size_t len, bool quiet_gap)
 		if (p->kind == SRC_ZERO)
 			memset(buf, 0, n);
 		else if (p->kind == SRC_CORE) {
-			if (core_pread(buf, n, p->off + (paddr - p->start)))
+			uint64_t off = p->off + (paddr - p->start);
+			if (!win_read(&core_win, in.fd, off, buf, n, p->off + (p->end - p->start)) &&
+			    core_pread(buf, n, off))
 				return -1;
-		} else if (mem_read(paddr, buf, n))
+		} else if (mem_read(paddr, buf, n, p->end))
 			return -1;
 		buf += n;
 		paddr += n;
@@ -1288,7 +1354,7 @@ static int sanitise(const struct spans *ram, const struct spans *bram,
 			if (pieces[k].kind != SRC_CORE)
 				continue;
 			if (core_pread(a, n, pieces[k].off) ||
-			    mem_read(pieces[k].start, b, n)) {
+			    mem_read(pieces[k].start, b, n, pieces[k].end)) {
 				rc = -1;
 				goto done;
 			}
