@@ -33,6 +33,7 @@
 #include <linux/fiemap.h>
 #include <linux/fs.h>
 
+#include "elfimg/compat.h"
 #include "elfimg/write.h"
 #include "tools/common.h"
 #include "tools/freepages.h"
@@ -95,34 +96,6 @@ static bool verbose;
 static int out_fd = -1;
 /* where the save's time goes, for the closing line (ns) */
 static uint64_t ns_read, ns_write, ns_sync;
-
-/*
- * memcpy as 8-byte loads and stores. glibc's copies large blocks with
- * rep movsb where the CPU has ERMS, and emulators that run a rep string
- * instruction one element per dispatch (QEMU's TCG) then copy a byte at
- * a time: most of the 2 s B took to read 1.1 GiB of A's memory. Natively
- * both are bound by memory (efi/libc/string.c does the same). For the
- * bulk of the image's bytes: A's memory, and the direct-write window.
- */
-static void copy_words(void *dst, const void *src, size_t n)
-{
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-
-	for (; n >= 32; n -= 32, d += 32, s += 32) {
-		uint64_t a, b, c, e;
-
-		memcpy(&a, s, 8);
-		memcpy(&b, s + 8, 8);
-		memcpy(&c, s + 16, 8);
-		memcpy(&e, s + 24, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + 8, &b, 8);
-		memcpy(d + 16, &c, 8);
-		memcpy(d + 24, &e, 8);
-	}
-	memcpy(d, s, n);
-}
 
 /*
  * A block device output takes the payload stream through O_DIRECT: B has
@@ -250,7 +223,7 @@ static bool dio_take(uint64_t off, const uint8_t *buf, size_t len, int *rc)
 		if (at > dio_fill)
 			memset(dio_buf + dio_fill, 0, (size_t)(at - dio_fill));
 		size_t k = DIO_CAP - at < len ? (size_t)(DIO_CAP - at) : len;
-		copy_words(dio_buf + at, buf, k);
+		kj_copy_words(dio_buf + at, buf, k);
 		dio_fill = at + k;
 		off += k;
 		buf += k;
@@ -659,7 +632,7 @@ static bool win_read(struct map_win *w, int fd, uint64_t off, void *buf, size_t 
 		w->base = base;
 		w->len = wend - base;
 	}
-	copy_words(buf, w->p + (off - w->base), len);
+	kj_copy_words(buf, w->p + (off - w->base), len);
 	return true;
 }
 

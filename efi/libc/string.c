@@ -8,32 +8,16 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "elfimg/compat.h"
+
 /*
  * Every restored page goes through these. Plain 32-byte load/store loops,
- * not rep movs/stos: natively both are memory-bound on the large copies
- * here, but emulators that run a rep string instruction one element per
- * dispatch (QEMU's TCG, where the benchmarks run) are several times
- * slower with rep (relocate/stub.S does the same).
+ * not rep movs/stos (elfimg/compat.h, kj_copy_words(), says why;
+ * relocate/stub.S does the same).
  */
 void *memcpy(void *dst, const void *src, size_t n)
 {
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-
-	for (; n >= 32; n -= 32, d += 32, s += 32) {
-		uint64_t a, b, c, e;
-
-		__builtin_memcpy(&a, s, 8);
-		__builtin_memcpy(&b, s + 8, 8);
-		__builtin_memcpy(&c, s + 16, 8);
-		__builtin_memcpy(&e, s + 24, 8);
-		__builtin_memcpy(d, &a, 8);
-		__builtin_memcpy(d + 8, &b, 8);
-		__builtin_memcpy(d + 16, &c, 8);
-		__builtin_memcpy(d + 24, &e, 8);
-	}
-	while (n--)
-		*d++ = *s++;
+	kj_copy_words(dst, src, n);
 	return dst;
 }
 
