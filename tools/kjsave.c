@@ -590,7 +590,8 @@ static int core_pread(void *buf, size_t len, uint64_t off)
 struct map_win {
 	uint8_t *p;
 	uint64_t base, len;
-	uint64_t fsize;		/* a regular file's size (0: not known yet) */
+	bool sized;		/* size is known */
+	uint64_t size;		/* a regular file's size; UINT64_MAX: no end */
 };
 
 static bool win_read(struct map_win *w, int fd, uint64_t off, void *buf, size_t len,
@@ -600,15 +601,15 @@ static bool win_read(struct map_win *w, int fd, uint64_t off, void *buf, size_t 
 	uint64_t wend = (limit + 4095) & ~4095ull;
 	void *p;
 
-	if (!w->fsize) {	/* a mapping past a file's end faults when read */
+	if (!w->sized) {	/* a mapping past a file's end faults when read */
 		struct stat st;
-		w->fsize = fstat(fd, &st) ? 1 : S_ISREG(st.st_mode) ? (uint64_t)st.st_size + 1
-								    : UINT64_MAX;
+		w->size = fstat(fd, &st) ? 0 : S_ISREG(st.st_mode) ? (uint64_t)st.st_size : UINT64_MAX;
+		w->sized = true;
 	}
-	if (w->fsize != UINT64_MAX) {
-		uint64_t size = w->fsize - 1, cap = (size + 4095) & ~4095ull;
+	if (w->size != UINT64_MAX) {
+		uint64_t cap = (w->size + 4095) & ~4095ull;
 
-		if (off + len > size)
+		if (off + len > w->size)
 			return false;	/* pread says what is wrong */
 		if (wend > cap)
 			wend = cap;
