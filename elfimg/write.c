@@ -11,6 +11,7 @@
  *   data_start = align(headers, data-align): chunk payloads, each at a
  *   data-align multiple, in index order.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,11 +32,8 @@ struct elfimg_writer {
 	uint64_t hdr_len, data_start, fdt_size, index_off;
 	void *fdt;		/* into hdr */
 
-	uint8_t *inbuf, *outbuf;
 	size_t outcap;
-	z_stream zs;
-	uint32_t lz4_table[ELFIMG_LZ4_TABLE];
-	bool zs_ready, data_done, hdr_done;
+	bool data_done, hdr_done;
 	uint32_t incompat;	/* ELFIMG_INCOMPAT_* of what is written */
 	struct elfimg_wstats st;
 };
@@ -227,10 +225,8 @@ enum elfimg_err elfimg_writer_new(const struct elfimg_wparams *params,
 	w->data_start = align_up(w->hdr_len, w->p.data_align);
 	w->hdr = calloc(1, w->data_start);
 	w->index = calloc(w->nchunks ? w->nchunks : 1, sizeof(*w->index));
-	w->inbuf = malloc(w->p.chunk_size);
 	w->outcap = compressBound(w->p.chunk_size) + 64;
-	w->outbuf = malloc(w->outcap);
-	if (!w->hdr || !w->index || !w->inbuf || !w->outbuf)
+	if (!w->hdr || !w->index)
 		goto nomem;
 
 	/* ELF header */
@@ -294,12 +290,6 @@ enum elfimg_err elfimg_writer_new(const struct elfimg_wparams *params,
 		memcpy(w->hdr + phoff + (i + 1) * sizeof(ph), &ph, sizeof(ph));
 	}
 
-	if (w->p.level > 0 && !w->p.lz4) {
-		if (deflateInit2(&w->zs, w->p.level, Z_DEFLATED, -15, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
-			goto nomem;
-		w->zs_ready = true;
-	}
 	w->st.hdr_len = w->hdr_len;
 	*out = w;
 	return ELFIMG_OK;
@@ -328,20 +318,65 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Compress (or store) one chunk of @len bytes now in inbuf. */
-static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
-				 size_t len, uint64_t *pos)
-{
-	struct elfimg_chunk *c = &w->index[ci];
-	size_t units = (len + ELFIMG_UNIT - 1) / ELFIMG_UNIT, nz = 0;
+/* One compressing thread's own state. */
+struct wcomp {
+	z_stream zs;
+	bool zs_ready;
+	uint32_t lz4_table[ELFIMG_LZ4_TABLE];
+};
+
+/*
+ * A chunk between its read and its write. The caller's thread fills a
+ * FREE slot (read_mem) and makes it FILLED; a compressor takes it (BUSY)
+ * and leaves it DONE; the caller's thread writes DONE slots in chunk
+ * order and frees them. Chunk i always uses slot i % nslots, so a slot
+ * is free again exactly when the chunk nslots before it is written.
+ */
+enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
+
+struct wslot {
+	uint8_t *inbuf, *outbuf;
+	size_t len;
+	int state;
+	/* the result: the chunk's index entry but for offset and stored */
+	struct elfimg_chunk c;
 	const uint8_t *payload;
-	size_t stored;
+	size_t stored;			/* 0: every unit is zero */
+	uint64_t zero_units;
+	enum elfimg_err err;
+};
+
+/* The compressing threads of one write_data() call. */
+struct wpool {
+	struct elfimg_writer *w;
+	struct wslot *slots;
+	unsigned nslots, nthreads;
+	struct wcomp *comp;		/* one per thread (one if no threads) */
+	pthread_t *tid;
+	unsigned started;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv, done_cv;
+	uint64_t filled, taken;		/* chunks made FILLED / taken, in order */
+	bool quit;
+};
+
+/*
+ * Check, drop zero units from, and compress (or store) the chunk in
+ * @s->inbuf. Depends only on the chunk's bytes and the parameters, so
+ * the image is the same whatever thread does it.
+ */
+static enum elfimg_err pack_chunk(const struct elfimg_wparams *p, size_t outcap,
+				  struct wcomp *z, struct wslot *s)
+{
+	struct elfimg_chunk *c = &s->c;
+	size_t len = s->len, units = (len + ELFIMG_UNIT - 1) / ELFIMG_UNIT, nz = 0;
 
 	memset(c, 0, sizeof(*c));
-	if (w->p.crc32) {
-		c->crc = (uint32_t)crc32(0, w->inbuf, (uInt)len);
+	s->zero_units = 0;
+	if (p->crc32) {
+		c->crc = (uint32_t)crc32(0, s->inbuf, (uInt)len);
 	} else {
-		uint64_t h = elfimg_xxh64(w->inbuf, len, 0);
+		uint64_t h = elfimg_xxh64(s->inbuf, len, 0);
 
 		c->crc = (uint32_t)h;
 		c->check_hi = (uint32_t)(h >> 32);
@@ -350,86 +385,255 @@ static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
 		size_t at = u * ELFIMG_UNIT;
 		size_t ulen = u + 1 < units ? ELFIMG_UNIT : len - at;
 
-		if (all_zero(w->inbuf + at, ulen)) {
+		if (all_zero(s->inbuf + at, ulen)) {
 			c->zero_map |= 1ull << u;
-			w->st.zero_units++;
+			s->zero_units++;
 			continue;
 		}
 		if (nz != at)	/* pack the non-zero units at the front */
-			memmove(w->inbuf + nz, w->inbuf + at, ulen);
+			memmove(s->inbuf + nz, s->inbuf + at, ulen);
 		nz += ulen;
 	}
-	if (nz == 0) {
-		w->st.empty_chunks++;
-		return ELFIMG_OK;
-	}
-	payload = w->inbuf;
-	stored = nz;
+	s->payload = s->inbuf;
+	s->stored = nz;
 	c->method = ELFIMG_METHOD_STORED;
-	if (w->p.lz4) {
-		size_t n = elfimg_lz4_encode(w->inbuf, nz, w->outbuf, nz - 1,
-					     w->lz4_table);
+	if (nz == 0)
+		return ELFIMG_OK;
+	if (p->lz4) {
+		size_t n = elfimg_lz4_encode(s->inbuf, nz, s->outbuf, nz - 1,
+					     z->lz4_table);
 
 		if (n > 0) {
-			payload = w->outbuf;
-			stored = n;
+			s->payload = s->outbuf;
+			s->stored = n;
 			c->method = ELFIMG_METHOD_LZ4;
 		}
-	} else if (w->zs_ready) {
-		if (deflateReset(&w->zs) != Z_OK)
+	} else if (z->zs_ready) {
+		if (deflateReset(&z->zs) != Z_OK)
 			return ELFIMG_E_NOMEM;
-		w->zs.next_in = w->inbuf;
-		w->zs.avail_in = (uInt)nz;
-		w->zs.next_out = w->outbuf;
-		w->zs.avail_out = (uInt)w->outcap;
-		if (deflate(&w->zs, Z_FINISH) != Z_STREAM_END)
+		z->zs.next_in = s->inbuf;
+		z->zs.avail_in = (uInt)nz;
+		z->zs.next_out = s->outbuf;
+		z->zs.avail_out = (uInt)outcap;
+		if (deflate(&z->zs, Z_FINISH) != Z_STREAM_END)
 			return ELFIMG_E_NOMEM;
-		if (w->zs.total_out < nz) {
-			payload = w->outbuf;
-			stored = w->zs.total_out;
+		if (z->zs.total_out < nz) {
+			s->payload = s->outbuf;
+			s->stored = z->zs.total_out;
 			c->method = ELFIMG_METHOD_DEFLATE;
 		}
+	}
+	return ELFIMG_OK;
+}
+
+/* Write chunk @ci, packed in @s, at *@pos; record it in the index. */
+static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
+				 const struct wslot *s, uint64_t *pos)
+{
+	struct elfimg_chunk *c = &w->index[ci];
+
+	*c = s->c;
+	w->st.zero_units += s->zero_units;
+	if (s->stored == 0) {
+		w->st.empty_chunks++;
+		return ELFIMG_OK;
 	}
 	if (c->method != ELFIMG_METHOD_STORED)
 		w->st.compressed_chunks++;
 	else
 		w->st.stored_chunks++;
 	c->offset = *pos;
-	c->stored = (uint32_t)stored;
-	if (w->p.write_at(w->p.ctx, *pos, payload, stored))
+	c->stored = (uint32_t)s->stored;
+	if (w->p.write_at(w->p.ctx, *pos, s->payload, s->stored))
 		return ELFIMG_E_IO;
-	w->st.stored_bytes += stored;
-	*pos = align_up(*pos + stored, w->p.data_align);
+	w->st.stored_bytes += s->stored;
+	*pos = align_up(*pos + s->stored, w->p.data_align);
 	return ELFIMG_OK;
 }
 
+/* A compressing thread: its wcomp, and the pool it belongs to. */
+struct wthread {
+	struct wpool *pl;
+	struct wcomp *z;
+};
+
+static void *compressor(void *arg)
+{
+	struct wthread *t = arg;
+	struct wpool *pl = t->pl;
+
+	pthread_mutex_lock(&pl->mu);
+	for (;;) {
+		while (!pl->quit && pl->taken == pl->filled)
+			pthread_cond_wait(&pl->work_cv, &pl->mu);
+		if (pl->quit)
+			break;
+		struct wslot *s = &pl->slots[pl->taken++ % pl->nslots];
+
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&pl->mu);
+		enum elfimg_err err = pack_chunk(&pl->w->p, pl->w->outcap, t->z, s);
+		pthread_mutex_lock(&pl->mu);
+		s->err = err;
+		s->state = SLOT_DONE;
+		pthread_cond_signal(&pl->done_cv);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return NULL;
+}
+
+static void pool_stop(struct wpool *pl)
+{
+	if (pl->started) {
+		pthread_mutex_lock(&pl->mu);
+		pl->quit = true;
+		pthread_cond_broadcast(&pl->work_cv);
+		pthread_mutex_unlock(&pl->mu);
+		for (unsigned i = 0; i < pl->started; i++)
+			pthread_join(pl->tid[i], NULL);
+		pl->started = 0;
+	}
+	for (unsigned i = 0; i < pl->nslots && pl->slots; i++) {
+		free(pl->slots[i].inbuf);
+		free(pl->slots[i].outbuf);
+	}
+	for (unsigned i = 0; pl->comp && i < (pl->nthreads ? pl->nthreads : 1); i++)
+		if (pl->comp[i].zs_ready)
+			deflateEnd(&pl->comp[i].zs);
+	free(pl->slots);
+	free(pl->comp);
+	free(pl->tid);
+	pthread_cond_destroy(&pl->work_cv);
+	pthread_cond_destroy(&pl->done_cv);
+	pthread_mutex_destroy(&pl->mu);
+}
+
+/*
+ * @nthreads 0: the caller's thread compresses each chunk itself, in one
+ * slot. Else that many threads compress while the caller's thread reads
+ * and writes, with two slots per thread so that every thread has a chunk
+ * to take while the caller writes another.
+ */
+static enum elfimg_err pool_start(struct wpool *pl, struct elfimg_writer *w,
+				  unsigned nthreads, struct wthread *thr)
+{
+	unsigned ncomp = nthreads ? nthreads : 1;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->w = w;
+	pl->nthreads = nthreads;
+	pl->nslots = nthreads ? 2 * nthreads : 1;
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_cond_init(&pl->work_cv, NULL);
+	pthread_cond_init(&pl->done_cv, NULL);
+	pl->slots = calloc(pl->nslots, sizeof(*pl->slots));
+	pl->comp = calloc(ncomp, sizeof(*pl->comp));
+	pl->tid = calloc(ncomp, sizeof(*pl->tid));
+	if (!pl->slots || !pl->comp || !pl->tid)
+		return ELFIMG_E_NOMEM;
+	for (unsigned i = 0; i < pl->nslots; i++) {
+		pl->slots[i].inbuf = malloc(w->p.chunk_size);
+		pl->slots[i].outbuf = malloc(w->outcap);
+		if (!pl->slots[i].inbuf || !pl->slots[i].outbuf)
+			return ELFIMG_E_NOMEM;
+	}
+	for (unsigned i = 0; i < ncomp; i++) {
+		if (w->p.level > 0 && !w->p.lz4) {
+			if (deflateInit2(&pl->comp[i].zs, w->p.level, Z_DEFLATED,
+					 -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+				return ELFIMG_E_NOMEM;
+			pl->comp[i].zs_ready = true;
+		}
+	}
+	for (unsigned i = 0; i < nthreads; i++) {
+		thr[i] = (struct wthread){ .pl = pl, .z = &pl->comp[i] };
+		if (pthread_create(&pl->tid[i], NULL, compressor, &thr[i]))
+			return ELFIMG_E_NOMEM;
+		pl->started++;
+	}
+	return ELFIMG_OK;
+}
+
+/* Write the oldest chunk not yet written (@*next), waiting for it. */
+static enum elfimg_err write_next(struct elfimg_writer *w, struct wpool *pl,
+				  uint64_t *next, uint64_t *pos, uint64_t *done)
+{
+	struct wslot *s = &pl->slots[*next % pl->nslots];
+	enum elfimg_err err;
+
+	if (pl->nthreads) {
+		pthread_mutex_lock(&pl->mu);
+		while (s->state != SLOT_DONE)
+			pthread_cond_wait(&pl->done_cv, &pl->mu);
+		pthread_mutex_unlock(&pl->mu);
+	}
+	if (s->err)
+		return s->err;
+	if ((err = put_chunk(w, *next, s, pos)))
+		return err;
+	*done += s->len;
+	(*next)++;
+	s->state = SLOT_FREE;	/* only this thread fills or frees a slot */
+	if (w->p.progress)
+		w->p.progress(w->p.ctx, *done, w->st.mem_bytes);
+	return ELFIMG_OK;
+}
+
+#define MAX_THREADS 64
+
 enum elfimg_err elfimg_writer_write_data(struct elfimg_writer *w)
 {
-	uint64_t pos, ci = 0, done = 0, end;
+	uint64_t pos, ci = 0, written = 0, done = 0, end;
+	struct wthread thr[MAX_THREADS];
+	struct wpool pl;
 	enum elfimg_err err;
+	unsigned nthreads;
 
 	if (!w || w->data_done)
 		return ELFIMG_E_ARG;
+	nthreads = w->p.threads > 1 ? w->p.threads : 0;
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	if ((err = pool_start(&pl, w, nthreads, thr)))
+		goto out;
 	/* provisional headers first: the image says WRITING from the start */
-	if (w->p.write_at(w->p.ctx, 0, w->hdr, w->data_start))
-		return ELFIMG_E_IO;
+	if (w->p.write_at(w->p.ctx, 0, w->hdr, w->data_start)) {
+		err = ELFIMG_E_IO;
+		goto out;
+	}
 	pos = w->data_start;
 	for (size_t s = 0; s < w->nsegs; s++) {
 		for (uint64_t off = 0; off < w->segs[s].memsz;
 		     off += w->p.chunk_size, ci++) {
 			size_t len = w->segs[s].memsz - off < w->p.chunk_size ?
 				     w->segs[s].memsz - off : w->p.chunk_size;
+			struct wslot *sl = &pl.slots[ci % pl.nslots];
 
+			/* the slot is free once chunk ci - nslots is written */
+			while (written + pl.nslots <= ci)
+				if ((err = write_next(w, &pl, &written, &pos, &done)))
+					goto out;
 			if (w->p.read_mem(w->p.ctx, w->segs[s].paddr + off,
-					  w->inbuf, len))
-				return ELFIMG_E_IO;
-			if ((err = put_chunk(w, ci, len, &pos)))
-				return err;
-			done += len;
-			if (w->p.progress)
-				w->p.progress(w->p.ctx, done, w->st.mem_bytes);
+					  sl->inbuf, len)) {
+				err = ELFIMG_E_IO;
+				goto out;
+			}
+			sl->len = len;
+			if (!nthreads) {
+				sl->err = pack_chunk(&w->p, w->outcap, &pl.comp[0], sl);
+				sl->state = SLOT_DONE;
+				continue;
+			}
+			pthread_mutex_lock(&pl.mu);
+			sl->state = SLOT_FILLED;
+			pl.filled = ci + 1;
+			pthread_cond_signal(&pl.work_cv);
+			pthread_mutex_unlock(&pl.mu);
 		}
 	}
+	while (written < ci)
+		if ((err = write_next(w, &pl, &written, &pos, &done)))
+			goto out;
 	/* pad the file to a data-align multiple */
 	end = pos;
 	if (ci && w->st.stored_bytes) {
@@ -446,15 +650,19 @@ enum elfimg_err elfimg_writer_write_data(struct elfimg_writer *w)
 				size_t k = end - at > sizeof(zeros) ?
 					   sizeof(zeros) : end - at;
 
-				if (w->p.write_at(w->p.ctx, at, zeros, k))
-					return ELFIMG_E_IO;
+				if (w->p.write_at(w->p.ctx, at, zeros, k)) {
+					err = ELFIMG_E_IO;
+					goto out;
+				}
 				at += k;
 			}
 		}
 	}
 	w->st.data_end = end;
 	w->data_done = true;
-	return ELFIMG_OK;
+out:
+	pool_stop(&pl);
+	return err;
 }
 
 enum elfimg_err elfimg_writer_set_extents(struct elfimg_writer *w,
@@ -573,12 +781,8 @@ void elfimg_writer_free(struct elfimg_writer *w)
 {
 	if (!w)
 		return;
-	if (w->zs_ready)
-		deflateEnd(&w->zs);
 	free(w->segs);
 	free(w->index);
 	free(w->hdr);
-	free(w->inbuf);
-	free(w->outbuf);
 	free(w);
 }

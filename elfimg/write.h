@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * elfimg writer: host-only (malloc, libfdt read-write API, zlib deflate,
- * elfimg/lz4enc.c).
+ * elfimg writer: host-only (malloc, pthreads, libfdt read-write API, zlib
+ * deflate, elfimg/lz4enc.c). With wparams.threads > 1 it compresses that
+ * many chunks at once while the caller's thread reads and writes.
  * It produces the kj form of docs/FORMAT.md through caller callbacks, so
  * the same code writes to a file, a block device or a memory buffer.
  *
@@ -32,6 +33,11 @@ struct elfimg_wparams {
 	bool crc32;			/* chunk checks in CRC32, not XXH64 (for
 					 * loaders older than INCOMPAT_XXH64) */
 	uint32_t chunk_size;		/* 0: ELFIMG_DEFAULT_CHUNK */
+	unsigned threads;		/* compressing threads; 0 or 1: the
+					 * caller's own. The image is the same
+					 * byte for byte whatever the number;
+					 * the callbacks are only ever called
+					 * from the caller's thread. */
 	uint32_t data_align;		/* 0: 4096 */
 
 	uint64_t entry;			/* jump-back entry, required */

@@ -54,6 +54,9 @@ static void usage(FILE *f)
 "                        memory that compresses, written and read several\n"
 "                        times faster (docs/PERFORMANCE.md); wins over -l N\n"
 "  -c, --chunk-size N    bytes per chunk, 4 KiB multiple <= 256 KiB\n"
+"  -j, --threads N       compress on N threads while this one reads and\n"
+"                        writes (default: one per online CPU, at most 8;\n"
+"                        1: all on this thread). The image is the same.\n"
 "  -e, --entry ADDR      jump-back entry if the core has no LINUXKJUMP note\n"
 "  -m, --memmap DIR|none A's firmware memory map, /sys/firmware/memmap layout\n"
 "                        (default: /sys/firmware/memmap when reading\n"
@@ -1589,6 +1592,7 @@ int main(int argc, char **argv)
 		{ "input", required_argument, NULL, 'i' },
 		{ "level", required_argument, NULL, 'l' },
 		{ "chunk-size", required_argument, NULL, 'c' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "entry", required_argument, NULL, 'e' },
 		{ "memmap", required_argument, NULL, 'm' },
 		{ "scratch", required_argument, NULL, 's' },
@@ -1635,7 +1639,7 @@ int main(int argc, char **argv)
 	uint64_t v, t0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "i:l:c:e:m:s:qvh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:l:c:j:e:m:s:qvh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'i': input = optarg; break;
 		case 'l':
@@ -1652,6 +1656,11 @@ int main(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v > UINT32_MAX)
 				goto bad;
 			p.chunk_size = (uint32_t)v;
+			break;
+		case 'j':
+			if (!parse_u64(optarg, &v) || v < 1 || v > 64)
+				goto bad;
+			p.threads = (unsigned)v;
 			break;
 		case 'e':
 			if (!parse_u64(optarg, &opts.entry))
@@ -1701,6 +1710,11 @@ bad:
 	is_vmcore = !strcmp(input, "/proc/vmcore");
 	/* LZ4 unless a zlib level is asked for (and --lz4 overrides that) */
 	p.lz4 = want_lz4 || !want_level;
+	if (!p.threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		p.threads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+	}
 
 	/* headers only: the reader would reject what kexec-tools wrote */
 	if (img_open(&in, input, O_RDONLY, &opts, true))
@@ -1929,12 +1943,16 @@ bad:
 
 		fprintf(stderr, "kjsave: %s: %" PRIu64 " MiB of memory in %zu "
 			"segments -> %" PRIu64 " MiB (%" PRIu64 " zero pages "
-			"dropped, %zu extents) in %.1f s, state complete\n",
+			"dropped, %zu extents) in %.1f s (%u compressing "
+			"thread%s), state complete\n",
 			output, st->mem_bytes >> 20, nws,
-			st->data_end >> 20, st->zero_units, next, (double)ns / 1e9);
+			st->data_end >> 20, st->zero_units, next, (double)ns / 1e9,
+			p.threads, p.threads > 1 ? "s" : "");
 		fprintf(stderr, "kjsave: of that: reading A's memory %.1f s, "
-			"compressing, checking and the rest %.1f s, writing %.1f s, "
-			"syncing %.1f s\n", (double)ns_read / 1e9,
+			"%s %.1f s, writing %.1f s, syncing %.1f s\n",
+			(double)ns_read / 1e9, p.threads > 1 ?
+			"waiting for the compressing threads and the rest" :
+			"compressing, checking and the rest",
 			(double)(ns > other ? ns - other : 0) / 1e9,
 			(double)ns_write / 1e9, (double)ns_sync / 1e9);
 	}

@@ -9,6 +9,8 @@
  * With KJ_ELFIMG_CORPUS=DIR set, the seed inputs for tests/fuzz are
  * written to DIR (test "emit_corpus").
  */
+#include <pthread.h>
+
 #include <libfdt.h>
 #include <zlib.h>
 
@@ -668,6 +670,7 @@ struct kjopts {
 	bool no_note;
 	bool crc32;			/* chunk checks in CRC32, not XXH64 */
 	bool lz4;			/* LZ4 chunks, not DEFLATE */
+	unsigned threads;		/* compressing threads */
 };
 
 static struct sink write_kj(struct mem *m, const struct elfimg_wseg *ws,
@@ -679,7 +682,7 @@ static struct sink write_kj(struct mem *m, const struct elfimg_wseg *ws,
 	struct elfimg_resume_note rn = resume_note(ws[0].paddr + 0xfb);
 	struct elfimg_wparams p = {
 		.level = o->level, .chunk_size = o->chunk, .crc32 = o->crc32,
-		.lz4 = o->lz4,
+		.lz4 = o->lz4, .threads = o->threads,
 		.entry = rn.entry, .resume_flags = rn.flags,
 		.release = rn.release, .resume_note = o->no_note ? NULL : &rn,
 		.vmcoreinfo = "OSRELEASE=6.1.0-kj\n", .vmcoreinfo_len = 19,
@@ -1507,4 +1510,132 @@ TEST(writer_deterministic)
 	ASSERT(!memcmp(a.buf, b.buf, a.len));
 	free(a.buf);
 	free(b.buf);
+}
+
+/* Any number of compressing threads writes the same bytes. */
+TEST(writer_threads_same_bytes)
+{
+	static const uint32_t chunks[] = { 4096, 65536, ELFIMG_DEFAULT_CHUNK };
+	static const unsigned threads[] = { 1, 2, 3, 8 };
+	uint64_t rng = 0x7417;
+
+	for (int iter = 0; iter < 9; iter++) {
+		struct elfimg_wseg ws[8];
+		struct mem m = { .seed = mix(rng++), .zero_pct = 25 };
+		struct kjopts o = { .level = iter % 3 == 1 ? 1 : 0, .lz4 = iter % 3 == 2,
+				    .chunk = chunks[iter / 3], .complete = true };
+		size_t n = 1 + mix(rng++) % 6;
+		uint64_t pa = 0x1000;
+
+		for (size_t i = 0; i < n; i++) {
+			uint64_t r = mix(rng++);
+
+			ws[i].paddr = pa + (r & 1 ? 4096 : 0);
+			ws[i].memsz = 1 + (r >> 16) % (3 << 19);
+			pa = (ws[i].paddr + ws[i].memsz + 4095) & ~4095ull;
+		}
+		struct sink ref = write_kj(&m, ws, n, &o, NULL);
+
+		verify_roundtrip(&ref, &m, ws, n);
+		for (size_t t = 0; t < sizeof(threads) / sizeof(*threads); t++) {
+			o.threads = threads[t];
+			struct sink s = write_kj(&m, ws, n, &o, NULL);
+
+			ASSERT_EQ(s.len, ref.len);
+			if (memcmp(s.buf, ref.buf, s.len))
+				TEST_FAIL("iteration %d, %u threads: the image differs",
+					  iter, threads[t]);
+			free(s.buf);
+		}
+		free(ref.buf);
+	}
+}
+
+/* A writer whose callbacks fail at the Nth call, and note their thread. */
+struct failing {
+	struct mem *m;
+	struct sink s;
+	int read_fail, write_fail;	/* 1-based call to fail; 0: none */
+	int reads, writes;
+	uint64_t last_done;
+	pthread_t caller;
+	bool wrong_thread, backwards;
+};
+
+static int failing_read(void *ctx, uint64_t paddr, void *buf, size_t len)
+{
+	struct failing *f = ctx;
+	void *inner[2] = { f->m, &f->s };
+
+	f->wrong_thread |= !pthread_equal(pthread_self(), f->caller);
+	if (++f->reads == f->read_fail)
+		return -1;
+	return mem_read(inner, paddr, buf, len);
+}
+
+static int failing_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	struct failing *f = ctx;
+	void *inner[2] = { f->m, &f->s };
+
+	f->wrong_thread |= !pthread_equal(pthread_self(), f->caller);
+	if (++f->writes == f->write_fail)
+		return -1;
+	return sink_write(inner, off, buf, len);
+}
+
+static void failing_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct failing *f = ctx;
+
+	f->wrong_thread |= !pthread_equal(pthread_self(), f->caller);
+	f->backwards |= done <= f->last_done || done > total;
+	f->last_done = done;
+}
+
+/*
+ * A read or write that fails mid-way fails the whole write, whatever the
+ * number of threads (and does not hang); the callbacks run on the
+ * caller's thread only, progress in chunk order.
+ */
+TEST(writer_threads_errors)
+{
+	static const unsigned threads[] = { 0, 2, 5 };
+	struct mem m = { .seed = 99, .zero_pct = 20 };
+	/* basic_segs in 64 KiB chunks: 77 reads; the headers, then up to
+	 * 77 payloads and the padding */
+	static const int at[] = { 0, 1, 2, 7, 30, 77, 78 };
+
+	for (size_t t = 0; t < sizeof(threads) / sizeof(*threads); t++) {
+		for (size_t k = 0; k < sizeof(at) / sizeof(*at); k++) {
+			for (int side = 0; side < 2; side++) {
+				struct failing f = { .m = &m, .caller = pthread_self() };
+				struct elfimg_wparams p = {
+					.level = 1, .lz4 = true, .chunk_size = 65536,
+					.threads = threads[t], .entry = 0x1000,
+					.read_mem = failing_read, .write_at = failing_write,
+					.progress = failing_progress, .ctx = &f,
+				};
+				struct elfimg_writer *w;
+				enum elfimg_err err;
+				bool fails;
+
+				if (side)
+					f.write_fail = at[k] + 1;
+				else
+					f.read_fail = at[k];
+				ASSERT_ERR(elfimg_writer_new(&p, basic_segs, 3, &w), ELFIMG_OK);
+				err = elfimg_writer_write_data(w);
+				fails = side ? f.write_fail <= f.writes : at[k] && at[k] <= f.reads;
+				if (fails)
+					ASSERT_ERR(err, ELFIMG_E_IO);
+				else
+					ASSERT_ERR(err, ELFIMG_OK);
+				ASSERT(!f.wrong_thread);
+				ASSERT(!f.backwards);
+				elfimg_writer_free(w);
+				free(f.s.buf);
+			}
+		}
+	}
 }

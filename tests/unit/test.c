@@ -60,14 +60,23 @@ const char *test_tmpdir(void)
 	return tmpdir;
 }
 
-/* argv[1], if given, runs only the tests whose name contains it */
+/*
+ * argv[1], if given, runs only the tests whose name contains it; a build
+ * with -DKJ_TEST_ONLY='"NAME"' (a sanitizer variant) runs only those by
+ * default.
+ */
 int main(int argc, char **argv)
 {
 	/* volatile: live across setjmp/longjmp */
 	volatile int passed = 0, failed = 0;
+#ifdef KJ_TEST_ONLY
+	const char *only = argc > 1 ? argv[1] : KJ_TEST_ONLY;
+#else
+	const char *only = argc > 1 ? argv[1] : NULL;
+#endif
 
 	for (volatile int i = 0; i < ntests; i++) {
-		if (argc > 1 && !strstr(tests[i].name, argv[1]))
+		if (only && !strstr(tests[i].name, only))
 			continue;
 		test_current = tests[i].name;
 		if (setjmp(test_jmp) == 0) {
