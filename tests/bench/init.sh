@@ -37,7 +37,10 @@ fi
 
 if [ "$role" = B ]; then
 	mark "B up"
-	/bin/kjsave -q $(arg kjsaveopt) -l "$(arg kjsave)" /dev/vda2 || die "kjsave failed"
+	# kjsavev=1: kjsave says where its time went (and what it sanitised)
+	q=-q
+	[ "$(arg kjsavev)" = 1 ] && q=
+	/bin/kjsave $q $(arg kjsaveopt) -l "$(arg kjsave)" /dev/vda2 || die "kjsave failed"
 	mark "B saved"
 	sync
 	poweroff -f
@@ -121,10 +124,16 @@ b_memmap() {
 	m="memmap=exactmap"
 	b_ranges | while read -r s e; do printf ' memmap=%dK@%dK' $(((e - s) / 1024)) $((s / 1024)); done | sed "s/^/$m/"
 }
+# B's CPUs (kjsave compresses on each): kjbcpus=N, else A's online CPUs,
+# at most 4; and clearcpuid=131 (no MWAIT in B), as tools/kjhibernate
+bcpus=$(arg kjbcpus)
+[ -n "$bcpus" ] || bcpus=$(grep -c '^processor' /proc/cpuinfo)
+[ "$bcpus" -ge 1 ] 2>/dev/null || bcpus=1
+[ -n "$(arg kjbcpus)" ] || [ "$bcpus" -le 4 ] || bcpus=4
 # -i: no purgatory SHA-256 of B's segments, as tools/kjhibernate
 kexec -c -i --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 	--initrd=/b.cpio.gz \
-	--append="console=ttyS0 panic=1 no_timer_check nr_cpus=1 kjrole=B kjsave=$(arg kjsave) $(arg kjsaveopt | sed 's/^./kjsaveopt=&/') $(b_memmap)" \
+	--append="console=ttyS0 panic=1 no_timer_check nr_cpus=$bcpus clearcpuid=131 kjrole=B kjsave=$(arg kjsave) $(arg kjsaveopt | sed 's/^./kjsaveopt=&/') $(arg kjsavev | sed 's/^./kjsavev=&/') $(b_memmap)" \
 	/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 # A's own PM lines on the console around the jump, as for swsusp
 echo 7 > /proc/sys/kernel/printk

@@ -65,6 +65,10 @@
 #                     emulated CPUs than any disk is against native ones)
 #   KJ_BENCH_QEMU_ARGS  more QEMU options for every boot (word-split)
 #   KJ_BENCH_SAVEOPT  one more kjsave option (one word), e.g. --keep-swap
+#   KJ_BENCH_BCPUS    CPUs of kernel B, where kjsave compresses on every
+#                     one (default: A's, at most 4, as tools/kjhibernate)
+#   KJ_BENCH_SAVE_TIMES=1  kjsave without -q: its log says where the save's
+#                     time went
 #   KJ_BENCH_VARS     warm: every boot starts from the NVRAM a first boot
 #                     of the disk left (as on a machine that has booted
 #                     before); fresh: from a fresh OVMF varstore
@@ -334,7 +338,7 @@ kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave -l lz4)
 	set_conf "partlabel=kjresume pause=0"
 	log "$name: boot 1: A hibernates through B (kjsave $form)"
 	qrun "$name-hib" -- -kernel "$kdir/bzImage" -initrd "$out/a.cpio.gz" \
-		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$save ${KJ_BENCH_SAVEOPT:+kjsaveopt=$KJ_BENCH_SAVEOPT}"
+		-append "$append kjrole=A kjmib=$n kjmemmax=$memmax kjsave=$save ${KJ_BENCH_SAVEOPT:+kjsaveopt=$KJ_BENCH_SAVEOPT} ${KJ_BENCH_BCPUS:+kjbcpus=$KJ_BENCH_BCPUS} ${KJ_BENCH_SAVE_TIMES:+kjsavev=1}"
 	check "$name-hib" "KJ-T: B saved" || return 1
 	read -r hib hibc < <(hib_times "$name-hib")
 	kj_part_dump "$disk" 2 "$out/img"

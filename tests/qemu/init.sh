@@ -141,10 +141,20 @@ check_b_covered() {
 	done
 }
 
+# B's CPUs (kjsave compresses on each): kjbcpus=N, else A's online CPUs,
+# at most 4; and clearcpuid=131 (no MWAIT in B), as tools/kjhibernate
+b_cpus() {
+	n=$(arg kjbcpus)
+	[ -n "$n" ] || n=$(grep -c '^processor' /proc/cpuinfo)
+	[ "$n" -ge 1 ] 2>/dev/null || n=1
+	[ -n "$(arg kjbcpus)" ] || [ "$n" -le 4 ] || n=4
+	echo "$n"
+}
+
 load_b() {
 	kexec -d -c -i --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 		--initrd=/b.cpio.gz \
-		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=1 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${saveopt:+kjsaveopt=$saveopt} ${hib:+kjhibernate=$hib} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
+		--append="console=ttyS0 earlyprintk=serial panic=1 nr_cpus=$(b_cpus) clearcpuid=131 no_console_suspend kjrole=B $reenter ${save:+kjsave=$save} ${saveopt:+kjsaveopt=$saveopt} ${hib:+kjhibernate=$hib} ${badentry:+kjbadentry=$badentry} $(b_memmap)" \
 		/boot/bzImage > /tmp/kexec.log 2>&1 || { cat /tmp/kexec.log; die "kexec --load-preserve-context failed"; }
 	check_b_covered || die "B's memory map is not covered by kexec's backup segments"
 }
