@@ -18,7 +18,8 @@
  *   inflate - zlib's own raw inflate of the same compressed chunks, no
  *             CRC, no zero-page expansion
  * Reported as MiB/s of memory and as ratios. Single-threaded, plus the
- * reader on 2 threads (chunks are independent).
+ * writer with 2 compressing threads (kjsave -j 2) and the reader on 2
+ * threads (chunks are independent).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -103,13 +104,13 @@ static int write_at(void *ctx, uint64_t off, const void *buf, size_t len)
 	return 0;
 }
 
-/* level -1: LZ4 (kjsave --lz4) */
-static double write_image(int level)
+/* level -1: LZ4 (kjsave --lz4); @threads: wparams.threads */
+static double write_image(int level, unsigned threads)
 {
 	struct elfimg_wseg seg = { 0x100000, mem_len };
 	struct elfimg_wparams p = {
 		.level = level < 0 ? 1 : level, .lz4 = level < 0, .entry = 0x1000fb, .read_mem = read_mem,
-		.write_at = write_at,
+		.write_at = write_at, .threads = threads,
 	};
 	struct elfimg_writer *w;
 	double t0 = now();
@@ -259,9 +260,10 @@ int main(void)
 
 	for (int li = 0; li < 4; li++) {
 		int level = levels[li];
-		double tw, tr = 1e9, tr2 = 1e9, tnc = 1e9, tz = 1e9;
+		double tw, tw2, tr = 1e9, tr2 = 1e9, tnc = 1e9, tz = 1e9;
 
-		tw = write_image(level);
+		tw2 = write_image(level, 2);
+		tw = write_image(level, 1);
 		for (int r = 0; r < 2; r++) {
 			if (level > 0)	/* first: it leaves dst packed */
 				tz = best(tz, read_image(1, false, true));
@@ -280,6 +282,8 @@ int main(void)
 		       (double)img_len / 1048576.0, 100.0 * (double)img_len / (double)mem_len,
 		       info.nchunks, info.chunk_size / 1024);
 		printf("writer                     %8.0f MiB/s\n", mib / tw);
+		printf("writer, 2 threads          %8.0f MiB/s  = %.2f x 1 thread\n",
+		       mib / tw2, tw / tw2);
 		printf("reader, XXH64, 1 thread    %8.0f MiB/s  = %.2f x memcpy",
 		       mib / tr, t_memcpy / tr);
 		if (level > 0)
