@@ -13,6 +13,8 @@ qemu_suite() {
 		tests/qemu/roundtrip.sh 6.1 2 2
 	run_step "round trip x2 (B jumps back), Linux 6.12, -smp 1" \
 		tests/qemu/roundtrip.sh 6.12 1 2
+	run_step "round trip x2, Linux 6.12, -smp 2, Intel CPU: offline CPUs park in MWAIT (patch 0007 kicks A's to HLT; B has no MWAIT)" \
+		env KJ_CPU=max,vendor=GenuineIntel tests/qemu/roundtrip.sh 6.12 2 2
 	run_step "a crash in the round trip is reported with its exceptions" \
 		tests/qemu/crash-report.sh 6.12
 	run_step "hibernate/resume x3, 6.1, -smp 1, zlib image on a partition; refusals: flipped byte, lost tail, more RAM" \
