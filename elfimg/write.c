@@ -548,10 +548,10 @@ static enum elfimg_err pool_start(struct wpool *pl, struct elfimg_writer *w,
 	for (unsigned i = 0; i < nthreads; i++) {
 		thr[i] = (struct wthread){ .pl = pl, .z = &pl->comp[i] };
 		if (pthread_create(&pl->tid[i], NULL, compressor, &thr[i]))
-			return ELFIMG_E_NOMEM;
+			break;	/* fewer threads do the same work */
 		pl->started++;
 	}
-	return ELFIMG_OK;
+	return nthreads && !pl->started ? ELFIMG_E_NOMEM : ELFIMG_OK;
 }
 
 /* Write the oldest chunk not yet written (@*next), waiting for it. */
