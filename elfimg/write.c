@@ -326,18 +326,16 @@ struct wcomp {
 };
 
 /*
- * A chunk between its read and its write. The caller's thread fills a
- * FREE slot (read_mem) and makes it FILLED; a compressor takes it (BUSY)
- * and leaves it DONE; the caller's thread writes DONE slots in chunk
- * order and frees them. Chunk i always uses slot i % nslots, so a slot
- * is free again exactly when the chunk nslots before it is written.
+ * A chunk between its read and its write. The caller's thread reads
+ * chunk i into slot i % nslots and publishes it (wpool.filled); a
+ * compressor takes the published chunks in order (wpool.taken) and marks
+ * each done; the caller's thread writes done slots in chunk order. So a
+ * slot is free again exactly when the chunk nslots before it is written.
  */
-enum { SLOT_FREE, SLOT_FILLED, SLOT_BUSY, SLOT_DONE };
-
 struct wslot {
 	uint8_t *inbuf, *outbuf;
 	size_t len;
-	int state;
+	bool done;			/* packed: the result below is valid */
 	/* the result: the chunk's index entry but for offset and stored */
 	struct elfimg_chunk c;
 	const uint8_t *payload;
@@ -346,13 +344,19 @@ struct wslot {
 	enum elfimg_err err;
 };
 
+/* A compressing thread (or, with no threads, the caller's own state). */
+struct wthread {
+	struct wpool *pl;
+	struct wcomp z;
+	pthread_t tid;
+};
+
 /* The compressing threads of one write_data() call. */
 struct wpool {
 	struct elfimg_writer *w;
 	struct wslot *slots;
 	unsigned nslots, nthreads;
-	struct wcomp *comp;		/* one per thread (one if no threads) */
-	pthread_t *tid;
+	struct wthread *thr;		/* nthreads of them, at least one */
 	unsigned started;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv, done_cv;
@@ -451,12 +455,6 @@ static enum elfimg_err put_chunk(struct elfimg_writer *w, uint64_t ci,
 	return ELFIMG_OK;
 }
 
-/* A compressing thread: its wcomp, and the pool it belongs to. */
-struct wthread {
-	struct wpool *pl;
-	struct wcomp *z;
-};
-
 static void *compressor(void *arg)
 {
 	struct wthread *t = arg;
@@ -470,12 +468,11 @@ static void *compressor(void *arg)
 			break;
 		struct wslot *s = &pl->slots[pl->taken++ % pl->nslots];
 
-		s->state = SLOT_BUSY;
 		pthread_mutex_unlock(&pl->mu);
-		enum elfimg_err err = pack_chunk(&pl->w->p, pl->w->outcap, t->z, s);
+		enum elfimg_err err = pack_chunk(&pl->w->p, pl->w->outcap, &t->z, s);
 		pthread_mutex_lock(&pl->mu);
 		s->err = err;
-		s->state = SLOT_DONE;
+		s->done = true;
 		pthread_cond_signal(&pl->done_cv);
 	}
 	pthread_mutex_unlock(&pl->mu);
@@ -490,19 +487,18 @@ static void pool_stop(struct wpool *pl)
 		pthread_cond_broadcast(&pl->work_cv);
 		pthread_mutex_unlock(&pl->mu);
 		for (unsigned i = 0; i < pl->started; i++)
-			pthread_join(pl->tid[i], NULL);
+			pthread_join(pl->thr[i].tid, NULL);
 		pl->started = 0;
 	}
 	for (unsigned i = 0; i < pl->nslots && pl->slots; i++) {
 		free(pl->slots[i].inbuf);
 		free(pl->slots[i].outbuf);
 	}
-	for (unsigned i = 0; pl->comp && i < (pl->nthreads ? pl->nthreads : 1); i++)
-		if (pl->comp[i].zs_ready)
-			deflateEnd(&pl->comp[i].zs);
+	for (unsigned i = 0; pl->thr && i < (pl->nthreads ? pl->nthreads : 1); i++)
+		if (pl->thr[i].z.zs_ready)
+			deflateEnd(&pl->thr[i].z.zs);
 	free(pl->slots);
-	free(pl->comp);
-	free(pl->tid);
+	free(pl->thr);
 	pthread_cond_destroy(&pl->work_cv);
 	pthread_cond_destroy(&pl->done_cv);
 	pthread_mutex_destroy(&pl->mu);
@@ -515,7 +511,7 @@ static void pool_stop(struct wpool *pl)
  * to take while the caller writes another.
  */
 static enum elfimg_err pool_start(struct wpool *pl, struct elfimg_writer *w,
-				  unsigned nthreads, struct wthread *thr)
+				  unsigned nthreads)
 {
 	unsigned ncomp = nthreads ? nthreads : 1;
 
@@ -527,9 +523,8 @@ static enum elfimg_err pool_start(struct wpool *pl, struct elfimg_writer *w,
 	pthread_cond_init(&pl->work_cv, NULL);
 	pthread_cond_init(&pl->done_cv, NULL);
 	pl->slots = calloc(pl->nslots, sizeof(*pl->slots));
-	pl->comp = calloc(ncomp, sizeof(*pl->comp));
-	pl->tid = calloc(ncomp, sizeof(*pl->tid));
-	if (!pl->slots || !pl->comp || !pl->tid)
+	pl->thr = calloc(ncomp, sizeof(*pl->thr));
+	if (!pl->slots || !pl->thr)
 		return ELFIMG_E_NOMEM;
 	for (unsigned i = 0; i < pl->nslots; i++) {
 		pl->slots[i].inbuf = malloc(w->p.chunk_size);
@@ -538,16 +533,16 @@ static enum elfimg_err pool_start(struct wpool *pl, struct elfimg_writer *w,
 			return ELFIMG_E_NOMEM;
 	}
 	for (unsigned i = 0; i < ncomp; i++) {
+		pl->thr[i].pl = pl;
 		if (w->p.level > 0 && !w->p.lz4) {
-			if (deflateInit2(&pl->comp[i].zs, w->p.level, Z_DEFLATED,
+			if (deflateInit2(&pl->thr[i].z.zs, w->p.level, Z_DEFLATED,
 					 -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 				return ELFIMG_E_NOMEM;
-			pl->comp[i].zs_ready = true;
+			pl->thr[i].z.zs_ready = true;
 		}
 	}
 	for (unsigned i = 0; i < nthreads; i++) {
-		thr[i] = (struct wthread){ .pl = pl, .z = &pl->comp[i] };
-		if (pthread_create(&pl->tid[i], NULL, compressor, &thr[i]))
+		if (pthread_create(&pl->thr[i].tid, NULL, compressor, &pl->thr[i]))
 			break;	/* fewer threads do the same work */
 		pl->started++;
 	}
@@ -563,7 +558,7 @@ static enum elfimg_err write_next(struct elfimg_writer *w, struct wpool *pl,
 
 	if (pl->nthreads) {
 		pthread_mutex_lock(&pl->mu);
-		while (s->state != SLOT_DONE)
+		while (!s->done)
 			pthread_cond_wait(&pl->done_cv, &pl->mu);
 		pthread_mutex_unlock(&pl->mu);
 	}
@@ -573,7 +568,6 @@ static enum elfimg_err write_next(struct elfimg_writer *w, struct wpool *pl,
 		return err;
 	*done += s->len;
 	(*next)++;
-	s->state = SLOT_FREE;	/* only this thread fills or frees a slot */
 	if (w->p.progress)
 		w->p.progress(w->p.ctx, *done, w->st.mem_bytes);
 	return ELFIMG_OK;
@@ -584,7 +578,6 @@ static enum elfimg_err write_next(struct elfimg_writer *w, struct wpool *pl,
 enum elfimg_err elfimg_writer_write_data(struct elfimg_writer *w)
 {
 	uint64_t pos, ci = 0, written = 0, done = 0, end;
-	struct wthread thr[MAX_THREADS];
 	struct wpool pl;
 	enum elfimg_err err;
 	unsigned nthreads;
@@ -594,7 +587,7 @@ enum elfimg_err elfimg_writer_write_data(struct elfimg_writer *w)
 	nthreads = w->p.threads > 1 ? w->p.threads : 0;
 	if (nthreads > MAX_THREADS)
 		nthreads = MAX_THREADS;
-	if ((err = pool_start(&pl, w, nthreads, thr)))
+	if ((err = pool_start(&pl, w, nthreads)))
 		goto out;
 	/* provisional headers first: the image says WRITING from the start */
 	if (w->p.write_at(w->p.ctx, 0, w->hdr, w->data_start)) {
@@ -620,12 +613,12 @@ enum elfimg_err elfimg_writer_write_data(struct elfimg_writer *w)
 			}
 			sl->len = len;
 			if (!nthreads) {
-				sl->err = pack_chunk(&w->p, w->outcap, &pl.comp[0], sl);
-				sl->state = SLOT_DONE;
+				sl->err = pack_chunk(&w->p, w->outcap, &pl.thr[0].z, sl);
+				sl->done = true;
 				continue;
 			}
 			pthread_mutex_lock(&pl.mu);
-			sl->state = SLOT_FILLED;
+			sl->done = false;
 			pl.filled = ci + 1;
 			pthread_cond_signal(&pl.work_cv);
 			pthread_mutex_unlock(&pl.mu);
