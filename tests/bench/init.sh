@@ -127,9 +127,11 @@ b_memmap() {
 # B's CPUs (kjsave compresses on each): kjbcpus=N, else A's online CPUs,
 # at most 4; and clearcpuid=131 (no MWAIT in B), as tools/kjhibernate
 bcpus=$(arg kjbcpus)
-[ -n "$bcpus" ] || bcpus=$(grep -c '^processor' /proc/cpuinfo)
+if [ -z "$bcpus" ]; then
+	bcpus=$(grep -c '^processor' /proc/cpuinfo)
+	[ "$bcpus" -le 4 ] || bcpus=4
+fi
 [ "$bcpus" -ge 1 ] 2>/dev/null || bcpus=1
-[ -n "$(arg kjbcpus)" ] || [ "$bcpus" -le 4 ] || bcpus=4
 # -i: no purgatory SHA-256 of B's segments, as tools/kjhibernate
 kexec -c -i --load-preserve-context --noefi --mem-min=0 --mem-max="$memmax" \
 	--initrd=/b.cpio.gz \

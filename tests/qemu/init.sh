@@ -145,9 +145,11 @@ check_b_covered() {
 # at most 4; and clearcpuid=131 (no MWAIT in B), as tools/kjhibernate
 b_cpus() {
 	n=$(arg kjbcpus)
-	[ -n "$n" ] || n=$(grep -c '^processor' /proc/cpuinfo)
+	if [ -z "$n" ]; then
+		n=$(grep -c '^processor' /proc/cpuinfo)
+		[ "$n" -le 4 ] || n=4
+	fi
 	[ "$n" -ge 1 ] 2>/dev/null || n=1
-	[ -n "$(arg kjbcpus)" ] || [ "$n" -le 4 ] || n=4
 	echo "$n"
 }
 
