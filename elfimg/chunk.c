@@ -10,6 +10,7 @@
 #include "elfimg/compat.h"
 #include "elfimg/elfimg.h"
 #include "elfimg/lz4.h"
+#include "elfimg/xxh64.h"
 
 static voidpf arena_alloc(voidpf opaque, uInt items, uInt size)
 {
@@ -105,14 +106,45 @@ static void expand_units(uint8_t *dst, size_t len, size_t packed,
 	}
 }
 
-enum elfimg_err elfimg_chunk_copy_check(const struct elfimg_chunk_info *ci,
-					const void *src, void *dst, size_t len)
+uint64_t elfimg_chunk_check(const struct elfimg_chunk_info *ci,
+			    const void *buf, size_t len)
 {
-	if (!ci || !src || !dst || len == 0 || len > ELFIMG_MAX_CHUNK ||
-	    ci->method != ELFIMG_METHOD_STORED || !ci->xxh64 || ci->zero_map ||
-	    ci->stored != len)
-		return ELFIMG_E_ARG;
-	return elfimg_xxh64_copy(dst, src, len, 0) == ci->check ? ELFIMG_OK : ELFIMG_E_CHUNK_CRC;
+	return ci->xxh64 ? elfimg_xxh64(buf, len, 0) : elfimg_crc32(0, buf, len);
+}
+
+bool elfimg_chunk_one_pass(const struct elfimg_chunk_info *ci)
+{
+	return ci && ci->xxh64 &&
+	       (ci->method == ELFIMG_METHOD_STORED || ci->method == ELFIMG_METHOD_LZ4);
+}
+
+/*
+ * Stored units copied to their places and hashed from the registers they
+ * pass through; zero units written and hashed without reading them. The
+ * chunk's last len % 32 bytes are hashed from @dst, where they now are.
+ */
+static uint64_t stored_copy_xxh64(const uint8_t *src, uint8_t *dst, size_t len,
+				  uint64_t zero_map)
+{
+	size_t units = (len + ELFIMG_UNIT - 1) / ELFIMG_UNIT;
+	struct xxh64_lanes l;
+
+	xxh_lanes_init(&l, 0);
+	for (size_t u = 0; u < units; u++) {
+		size_t at = u * ELFIMG_UNIT;
+		size_t ulen = u + 1 < units ? ELFIMG_UNIT : len - at;
+		size_t whole = ulen & ~(size_t)31;
+
+		if (zero_map >> u & 1) {
+			kj_memset(dst + at, 0, ulen);
+			xxh_zero_stripes(&l, whole);
+		} else {
+			xxh_stripes(&l, src, whole, dst + at);
+			kj_memcpy(dst + at + whole, src + whole, ulen - whole);
+			src += ulen;
+		}
+	}
+	return xxh_finish(&l, 0, len, dst + (len & ~(size_t)31));
 }
 
 enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
@@ -121,6 +153,8 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 				    bool check_crc)
 {
 	size_t units = (dst_len + ELFIMG_UNIT - 1) / ELFIMG_UNIT, nz = 0;
+	bool one_pass = check_crc && elfimg_chunk_one_pass(ci);
+	uint64_t check = 0;
 	enum elfimg_err err;
 
 	if (!ci || !dst || dst_len == 0 || dst_len > ELFIMG_MAX_CHUNK ||
@@ -137,6 +171,10 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 	case ELFIMG_METHOD_STORED:
 		if (ci->stored != nz)
 			return ELFIMG_E_CHUNK_DATA;
+		if (one_pass) {
+			check = stored_copy_xxh64(src, dst, dst_len, ci->zero_map);
+			break;
+		}
 		if (nz == dst_len) {
 			kj_memcpy(dst, src, nz);
 			break;
@@ -161,6 +199,10 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 			return ELFIMG_E_CHUNK_DATA;
 		if (ci->method == ELFIMG_METHOD_DEFLATE)
 			err = inflate_exact(inf, src, ci->stored, dst, nz);
+		else if (one_pass)
+			err = elfimg_lz4_decode_xxh64(src, ci->stored, dst, nz, dst_len,
+						      ci->zero_map, &check) ?
+			      ELFIMG_OK : ELFIMG_E_CHUNK_DATA;
 		else
 			err = elfimg_lz4_decode(src, ci->stored, dst, nz) ?
 			      ELFIMG_OK : ELFIMG_E_CHUNK_DATA;
@@ -172,6 +214,8 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 	default:
 		return ELFIMG_E_CHUNK_DATA;
 	}
+	if (one_pass)
+		return check == ci->check ? ELFIMG_OK : ELFIMG_E_CHUNK_CRC;
 	if (check_crc && elfimg_chunk_check(ci, dst, dst_len) != ci->check)
 		return ELFIMG_E_CHUNK_CRC;
 	return ELFIMG_OK;

@@ -249,18 +249,12 @@ uint32_t elfimg_crc32(uint32_t crc, const void *buf, size_t len);
 /* XXH64 of a buffer (xxh64.c). */
 uint64_t elfimg_xxh64(const void *buf, size_t len, uint64_t seed);
 
-/* XXH64 of @src, copied to @dst (not overlapping) in the same pass. */
-uint64_t elfimg_xxh64_copy(void *dst, const void *src, size_t len, uint64_t seed);
-
 /*
- * elfimg_chunk_copy_check() - decode and check a chunk stored verbatim
- * in one pass: @ci's bytes @src copied to @dst (@len memory bytes), and
- * @ci's XXH64 check computed as they go; ELFIMG_E_CHUNK_CRC on a
- * mismatch. Only for chunks with every unit stored and an XXH64 check:
- * ELFIMG_E_ARG for any other (decode and check those separately).
+ * Whether elfimg_chunk_decode() with @check_crc checks @ci's chunk in the
+ * same pass as it decodes it (stored and LZ4 chunks with an XXH64 check:
+ * each byte is hashed as it is written, not read again afterwards).
  */
-enum elfimg_err elfimg_chunk_copy_check(const struct elfimg_chunk_info *ci,
-					const void *src, void *dst, size_t len);
+bool elfimg_chunk_one_pass(const struct elfimg_chunk_info *ci);
 
 /* The check a chunk's index entry holds (@ci->check), of its @len memory
  * bytes: XXH64 or CRC32 as the image says. */

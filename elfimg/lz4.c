@@ -10,6 +10,7 @@
  */
 #include "elfimg/compat.h"
 #include "elfimg/lz4.h"
+#include "elfimg/xxh64.h"
 
 /* Reads an extended length: false if the input ends inside it. */
 static bool ext_len(const uint8_t *src, size_t slen, size_t *ip, size_t *len)
@@ -55,8 +56,52 @@ static inline void copy16(uint8_t *d, const uint8_t *s)
 	kj_memcpy(d + 8, &b, 8);
 }
 
-bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
-		       uint8_t *dst, size_t dlen)
+/*
+ * Copies @n bytes to @dst + @o: literals from @s (@s_left bytes of input
+ * from there on), or, with @off, the match @off bytes back in @dst. With
+ * @z, hashes the stripes the copy completes, the whole ones straight from
+ * the registers they are copied through (for a match, only if @off >= 32:
+ * then no stripe overlaps its own source). On entry and on return every
+ * whole stripe before the end of the output is hashed (z->done == o & ~31).
+ */
+static inline __attribute__((always_inline)) size_t
+copy_run(uint8_t *dst, size_t dlen, size_t o, const uint8_t *s, size_t n,
+	 size_t s_left, size_t off, struct xxh64_units *z)
+{
+	if (z && (!off || off >= 32)) {
+		size_t head = (0 - o) & 31, body;
+
+		if (n >= head + 32) {
+			body = (n - head) & ~(size_t)31;
+			kj_memcpy(dst + o, s, head);
+			xxh_units_feed(z, dst, o + head, NULL);
+			xxh_units_feed(z, dst, o + head + body, s + head);
+			o += head + body;
+			s += head + body;
+			s_left -= head + body;
+			n -= head + body;
+		}
+	}
+	/*
+	 * Short runs, the common case in memory that compresses: one 16-byte
+	 * copy where both buffers have the room; the bytes past the run are
+	 * inside dst, not hashed yet, and written again later.
+	 */
+	if (n <= 16 && (off ? off : s_left) >= 16 && dlen - o >= 16)
+		copy16(dst + o, s);
+	else if (off)
+		copy_match(dst + o, off, n);
+	else
+		kj_memcpy(dst + o, s, n);
+	o += n;
+	if (z)
+		xxh_units_feed(z, dst, o & ~(size_t)31, NULL);
+	return o;
+}
+
+static inline __attribute__((always_inline)) bool
+decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
+       struct xxh64_units *z)
 {
 	size_t ip = 0, op = 0;
 
@@ -74,17 +119,8 @@ bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
 			return false;
 		if (lit > slen - ip || lit > dlen - op)
 			return false;
-		/*
-		 * Short runs, the common case in memory that compresses: one
-		 * 16-byte copy where both buffers have the room; the bytes
-		 * past the run are inside dst and written again later.
-		 */
-		if (lit <= 16 && slen - ip >= 16 && dlen - op >= 16)
-			copy16(dst + op, src + ip);
-		else
-			kj_memcpy(dst + op, src + ip, lit);
+		op = copy_run(dst, dlen, op, src + ip, lit, slen - ip, 0, z);
 		ip += lit;
-		op += lit;
 		if (ip == slen)		/* the last sequence: literals only */
 			return op == dlen;
 		if (slen - ip < 2)
@@ -99,10 +135,34 @@ bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
 		ml += 4;
 		if (ml > dlen - op)
 			return false;
-		if (ml <= 16 && off >= 16 && dlen - op >= 16)
-			copy16(dst + op, dst + op - off);
-		else
-			copy_match(dst + op, off, ml);
-		op += ml;
+		op = copy_run(dst, dlen, op, dst + op - off, ml, 0, off, z);
 	}
+}
+
+bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
+		       uint8_t *dst, size_t dlen)
+{
+	return decode(src, slen, dst, dlen, NULL);
+}
+
+bool elfimg_lz4_decode_xxh64(const uint8_t *src, size_t slen, uint8_t *dst,
+			     size_t dlen, size_t len, uint64_t zero_map,
+			     uint64_t *check)
+{
+	struct xxh64_units z;
+	size_t packed = 0;
+
+	xxh_units_init(&z, len, zero_map);
+	if (z.units > 64 || !check)
+		return false;
+	for (size_t u = 0; u < z.units; u++)
+		if (!(zero_map >> u & 1))
+			packed += len - u * ELFIMG_UNIT < ELFIMG_UNIT ?
+				  len - u * ELFIMG_UNIT : ELFIMG_UNIT;
+	if (packed != dlen)
+		return false;
+	if (!decode(src, slen, dst, dlen, &z))
+		return false;
+	*check = xxh_units_final(&z, dst, dlen);
+	return true;
 }

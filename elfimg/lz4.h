@@ -21,6 +21,18 @@
 bool elfimg_lz4_decode(const uint8_t *src, size_t slen,
 		       uint8_t *dst, size_t dlen);
 
+/*
+ * elfimg_lz4_decode(), and in the same pass the XXH64 (seed 0) of the
+ * @len memory bytes the decoded ones make once the zero units of
+ * @zero_map are put between them (the chunk check, docs/FORMAT.md 2.3):
+ * @dst gets the packed bytes, as from elfimg_lz4_decode(). False as
+ * elfimg_lz4_decode(), or if @dlen is not the length of @len's units
+ * outside @zero_map (at most 64 units); else *@check is set.
+ */
+bool elfimg_lz4_decode_xxh64(const uint8_t *src, size_t slen, uint8_t *dst,
+			     size_t dlen, size_t len, uint64_t zero_map,
+			     uint64_t *check);
+
 #define ELFIMG_LZ4_TABLE	4096	/* entries of the encoder's hash table */
 
 /*

@@ -8,7 +8,7 @@
 ELFIMG_READ_SRCS  := elfimg/read.c elfimg/chunk.c elfimg/xxh64.c elfimg/lz4.c
 ELFIMG_WRITE_SRCS := elfimg/write.c elfimg/lz4enc.c
 ELFIMG_HDRS       := elfimg/elfimg.h elfimg/format.h elfimg/compat.h \
-		     elfimg/write.h elfimg/lz4.h
+		     elfimg/write.h elfimg/lz4.h elfimg/xxh64.h
 
 UNIT_TESTS += $(B)/tests/test-elfimg
 $(B)/tests/test-elfimg: tests/unit/test-elfimg.c $(ELFIMG_READ_SRCS) \
@@ -27,7 +27,7 @@ $(B)/tests/test-elfimg-tsan: tests/unit/test.c tests/unit/test-elfimg.c \
 # the codec against the reference liblz4 (host only, never in the .efi)
 UNIT_TESTS += $(B)/tests/test-lz4
 $(B)/tests/test-lz4: tests/unit/test-lz4.c elfimg/lz4.c elfimg/lz4enc.c \
-	elfimg/lz4.h
+	elfimg/xxh64.c elfimg/lz4.h elfimg/xxh64.h
 LDLIBS_test-lz4 := -llz4
 
 FUZZ_TARGETS += $(B)/fuzz/fuzz-elfimg
@@ -36,7 +36,8 @@ $(B)/fuzz/fuzz-elfimg: tests/fuzz/fuzz-elfimg.c $(ELFIMG_READ_SRCS) $(ELFIMG_HDR
 	$(CLANG) $(FUZZ_CFLAGS) -DELFIMG_FUZZING $(filter %.c,$^) -o $@ -lfdt -lz
 
 FUZZ_TARGETS += $(B)/fuzz/fuzz-lz4
-$(B)/fuzz/fuzz-lz4: tests/fuzz/fuzz-lz4.c elfimg/lz4.c elfimg/lz4enc.c elfimg/lz4.h
+$(B)/fuzz/fuzz-lz4: tests/fuzz/fuzz-lz4.c elfimg/lz4.c elfimg/lz4enc.c \
+	elfimg/xxh64.c elfimg/lz4.h elfimg/xxh64.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
 

@@ -786,16 +786,15 @@ static bool work_one(struct par *p, struct worker *w)
 		uint8_t *to = in_place(L, &cur, jb->dst, jb->len);
 		uint8_t *out = to ? to : w->tmp;
 		uint64_t t0 = kjefi_now_us(), t1, t2, t3;
-		/* stored verbatim: copied and checked in one pass (all decode time) */
-		enum elfimg_err e = elfimg_chunk_copy_check(&jb->ci, jb->src, out, jb->len);
-		t1 = t2 = kjefi_now_us();
-		if (e == ELFIMG_E_ARG) {
-			e = elfimg_chunk_decode(&w->inf, &jb->ci, jb->src, out, jb->len, false);
-			t1 = kjefi_now_us();
-			if (!e && elfimg_chunk_check(&jb->ci, out, jb->len) != jb->ci.check)
-				e = ELFIMG_E_CHUNK_CRC;
-			t2 = kjefi_now_us();
-		}
+		/* stored and LZ4 chunks are checked as they are decoded: all
+		 * of it counts as decode time */
+		bool one_pass = elfimg_chunk_one_pass(&jb->ci);
+		enum elfimg_err e = elfimg_chunk_decode(&w->inf, &jb->ci, jb->src, out,
+							jb->len, one_pass);
+		t1 = kjefi_now_us();
+		if (!e && !one_pass && elfimg_chunk_check(&jb->ci, out, jb->len) != jb->ci.check)
+			e = ELFIMG_E_CHUNK_CRC;
+		t2 = kjefi_now_us();
 		if (!e) {
 			w->csum += checked(L, cur, jb->dst, out, jb->len);
 			w->stored += jb->ci.stored;

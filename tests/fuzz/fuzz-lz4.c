@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * The LZ4 decoder on hostile blocks (exact-size heap buffers, so ASan
- * sees any access outside them), and the encoder's output decoding back
- * to its input.
+ * The LZ4 decoders on hostile blocks (exact-size heap buffers, so ASan
+ * sees any access outside them): the plain and the hashing one must
+ * agree; and the encoder's output decoding back to its input.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "elfimg/elfimg.h"
 #include "elfimg/lz4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,7 +24,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src = malloc(size - 2 ? size - 2 : 1);
 	dst = malloc(dlen ? dlen : 1);
 	memcpy(src, data + 2, size - 2);
-	(void)elfimg_lz4_decode(src, size - 2, dst, dlen);
+	{
+		/* the hashing decoder: the same verdict, bytes and their hash */
+		uint8_t *dst2 = malloc(dlen ? dlen : 1);
+		uint64_t check;
+		bool ok = elfimg_lz4_decode(src, size - 2, dst, dlen);
+
+		if (ok != elfimg_lz4_decode_xxh64(src, size - 2, dst2, dlen, dlen, 0,
+						  &check) ||
+		    (ok && (memcmp(dst, dst2, dlen) != 0 ||
+			    check != elfimg_xxh64(dst, dlen, 0))))
+			abort();
+		free(dst2);
+	}
 	free(dst);
 
 	/* encode what we were given, at a cap that may be too small */

@@ -16,6 +16,7 @@
 
 #include "test.h"
 #include "elfimg/elfimg.h"
+#include "elfimg/lz4.h"
 #include "elfimg/write.h"
 
 #define MAX_SEGS 80000
@@ -1096,71 +1097,84 @@ TEST(xxh64_vectors)
 	ASSERT_EQ(elfimg_xxh64(buf, sizeof(buf), 0), 0xc2c15a86d6a1985bull);
 }
 
-/* The copying form hashes the same and copies exactly @len bytes. */
-TEST(xxh64_copy)
+/*
+ * The one-pass decode and check (stored and LZ4 chunks with XXH64) gives
+ * the bytes and the verdict of decode-then-check, on chunks with zero
+ * units anywhere (first, last, runs, all but one) and short last units,
+ * and catches a damaged chunk or a wrong check.
+ */
+TEST(chunk_one_pass)
 {
-	static const size_t lens[] = { 0, 1, 7, 31, 32, 33, 45, 64, 4099 };
-	static uint8_t src[4099], dst[4100];
+	static const size_t lens[] = { 20, 33, 4096, 3 * 4096 + 100,
+				       5 * 4096 + 64, ELFIMG_MAX_CHUNK };
+	static const uint64_t maps[] = { 0, 1, 2, 5, 0x6, 0x10, 0x1e,
+					 0x8000000000000000ull, 0x7ffffffffffffffeull };
+	static uint8_t mem[ELFIMG_MAX_CHUNK], packed[ELFIMG_MAX_CHUNK],
+		src[ELFIMG_MAX_CHUNK * 2], out[ELFIMG_MAX_CHUNK + 64],
+		ref[ELFIMG_MAX_CHUNK + 64];
+	static uint32_t table[ELFIMG_LZ4_TABLE];
+	static struct elfimg_inflater inf;
+	uint64_t x = 99;
 
-	for (size_t i = 0; i < sizeof(src); i++)
-		src[i] = (uint8_t)(i * 29 + 3);
-	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
-		size_t n = lens[k];
+	ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+	for (size_t mi = 0; mi < sizeof(maps) / sizeof(maps[0]); mi++)
+	for (int lz4 = 0; lz4 < 2; lz4++) {
+		size_t len = lens[li], units = (len + 4095) / 4096, nz = 0;
+		uint64_t map = units < 64 ? maps[mi] & ((1ull << units) - 1) : maps[mi];
+		struct elfimg_chunk_info ci = { .xxh64 = true, .zero_map = map };
 
-		memset(dst, 0xa5, sizeof(dst));
-		ASSERT_EQ(elfimg_xxh64_copy(dst, src, n, 7), elfimg_xxh64(src, n, 7));
-		ASSERT(memcmp(dst, src, n) == 0);
-		ASSERT_EQ(dst[n], 0xa5);
-	}
-}
+		if (map == (units < 64 ? (1ull << units) - 1 : ~0ull))
+			continue;	/* all zero: no bytes to decode */
+		for (size_t u = 0; u < units; u++) {
+			size_t at = u * 4096, ulen = len - at < 4096 ? len - at : 4096;
 
-/* The one-pass copy and check of a verbatim chunk: what decode + check
- * give, a flipped byte caught, any other kind of chunk declined. */
-TEST(kj_chunk_copy_check)
-{
-	for (int k = 0; k < 2; k++) {
-		struct mem m = { .seed = 5, .zero_pct = 0 };
-		struct kjopts o = { .level = 0, .complete = true, .crc32 = k };
-		struct sink s = write_kj(&m, basic_segs, 3, &o, NULL);
-		struct elfimg_info info;
-		static struct elfimg_inflater inf;
-		static uint8_t out[ELFIMG_MAX_CHUNK], ref[ELFIMG_MAX_CHUNK];
-		struct elfimg_chunk_info ci;
-		uint64_t len;
-
-		ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
-			   ELFIMG_OK);
-		elfimg_chunk_get(&info, segs[1].first_chunk, &ci);
-		len = elfimg_chunk_len(&info, &segs[1], 0);
-		ASSERT(ci.method == ELFIMG_METHOD_STORED && ci.stored == len && !ci.zero_map);
-		if (k) {	/* CRC32: not this function's kind */
-			ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len),
-				   ELFIMG_E_ARG);
-			free(s.buf);
-			continue;
+			for (size_t i = 0; i < ulen; i++) {
+				x = x * 6364136223846793005ull + 1442695040888963407ull;
+				/* half random, half repeats: LZ4 finds matches */
+				mem[at + i] = map >> u & 1 ? 0 :
+					      i % 512 < 256 ? (uint8_t)(x >> 56) : mem[at + i - 256];
+			}
+			if (!(map >> u & 1)) {
+				memcpy(packed + nz, mem + at, ulen);
+				nz += ulen;
+			}
 		}
-		ASSERT_ERR(elfimg_inflater_init(&inf), ELFIMG_OK);
-		ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, s.buf + ci.offset, ref, len, true),
-			   ELFIMG_OK);
-		elfimg_inflater_fini(&inf);
-		ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len), ELFIMG_OK);
-		ASSERT(memcmp(out, ref, len) == 0);
-		s.buf[ci.offset + len / 3] ^= 0x01;
-		ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len),
+		ci.check = elfimg_xxh64(mem, len, 0);
+		if (lz4) {
+			ci.method = ELFIMG_METHOD_LZ4;
+			ci.stored = elfimg_lz4_encode(packed, nz, src, sizeof(src), table);
+			ASSERT(ci.stored > 0);
+		} else {
+			ci.method = ELFIMG_METHOD_STORED;
+			ci.stored = nz;
+			memcpy(src, packed, nz);
+		}
+		ASSERT(elfimg_chunk_one_pass(&ci));
+		memset(out, 0xa5, sizeof(out));
+		ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, src, out, len, true), ELFIMG_OK);
+		ASSERT(memcmp(out, mem, len) == 0);
+		ASSERT_EQ(out[len], 0xa5);
+		/* the two-pass form agrees */
+		ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, src, ref, len, false), ELFIMG_OK);
+		ASSERT(memcmp(ref, mem, len) == 0);
+		ASSERT_EQ(elfimg_chunk_check(&ci, ref, len), ci.check);
+		/* a wrong check, a damaged byte */
+		ci.check ^= 1ull << (li + mi);
+		ASSERT_ERR(elfimg_chunk_decode(&inf, &ci, src, out, len, true),
 			   ELFIMG_E_CHUNK_CRC);
-		s.buf[ci.offset + len / 3] ^= 0x01;
-		struct elfimg_chunk_info other = ci;
-		other.zero_map = 1;
-		ASSERT_ERR(elfimg_chunk_copy_check(&other, s.buf + ci.offset, out, len),
-			   ELFIMG_E_ARG);
-		other = ci;
-		other.method = ELFIMG_METHOD_LZ4;
-		ASSERT_ERR(elfimg_chunk_copy_check(&other, s.buf + ci.offset, out, len),
-			   ELFIMG_E_ARG);
-		ASSERT_ERR(elfimg_chunk_copy_check(&ci, s.buf + ci.offset, out, len - 4096),
-			   ELFIMG_E_ARG);
-		free(s.buf);
+		ci.check ^= 1ull << (li + mi);
+		src[ci.stored / 2] ^= 0x10;
+		ASSERT(elfimg_chunk_decode(&inf, &ci, src, out, len, true) != ELFIMG_OK);
 	}
+	elfimg_inflater_fini(&inf);
+	/* CRC32 images and zlib chunks: decode, then check */
+	struct elfimg_chunk_info ci = { .xxh64 = true, .method = ELFIMG_METHOD_DEFLATE };
+	ASSERT(!elfimg_chunk_one_pass(&ci));
+	ci = (struct elfimg_chunk_info){ .xxh64 = false, .method = ELFIMG_METHOD_LZ4 };
+	ASSERT(!elfimg_chunk_one_pass(&ci));
+	ci.method = ELFIMG_METHOD_STORED;
+	ASSERT(!elfimg_chunk_one_pass(&ci));
 }
 
 /* Both chunk checks (XXH64, the default, and CRC32 for older loaders)

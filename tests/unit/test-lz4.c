@@ -7,6 +7,7 @@
  */
 #include <lz4.h>
 
+#include "elfimg/elfimg.h"
 #include "elfimg/lz4.h"
 #include "tests/unit/test.h"
 
@@ -15,7 +16,7 @@
 
 static uint32_t table[ELFIMG_LZ4_TABLE];
 static uint8_t in[MAXLEN], enc[MAXLEN + MAXLEN / 255 + 64];
-static uint8_t out[MAXLEN + GUARD];
+static uint8_t out[MAXLEN + 1 + GUARD];	/* decode_both() may ask for MAXLEN + 1 */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -71,6 +72,33 @@ static void fill(uint8_t *p, size_t len, enum kind k, unsigned arg)
 	}
 }
 
+/*
+ * Both decoders of @n bytes at @src into exactly @len bytes: the same
+ * verdict, the same bytes, nothing written past them, and the hashing
+ * one's check the XXH64 of what they wrote.
+ */
+static bool decode_both(const uint8_t *src, size_t n, size_t len)
+{
+	static uint8_t out2[MAXLEN + 1 + GUARD];
+	uint64_t check = 0;
+	bool ok, ok2;
+
+	memset(out, 0xa5, sizeof(out));
+	memset(out2, 0x5a, sizeof(out2));
+	ok = elfimg_lz4_decode(src, n, out, len);
+	ok2 = elfimg_lz4_decode_xxh64(src, n, out2, len, len, 0, &check);
+	ASSERT_EQ(ok, ok2);
+	for (size_t g = 0; g < GUARD; g++) {
+		ASSERT_EQ(out[len + g], 0xa5);
+		ASSERT_EQ(out2[len + g], 0x5a);
+	}
+	if (ok) {
+		ASSERT(memcmp(out, out2, len) == 0);
+		ASSERT_EQ(check, elfimg_xxh64(out, len, 0));
+	}
+	return ok;
+}
+
 static void roundtrip(size_t len, enum kind k, unsigned arg)
 {
 	size_t n;
@@ -80,11 +108,8 @@ static void roundtrip(size_t len, enum kind k, unsigned arg)
 	n = elfimg_lz4_encode(in, len, enc, sizeof(enc), table);
 	ASSERT(n > 0);
 	/* ours -> ours */
-	memset(out, 0xa5, sizeof(out));
-	ASSERT(elfimg_lz4_decode(enc, n, out, len));
+	ASSERT(decode_both(enc, n, len));
 	ASSERT(memcmp(out, in, len) == 0);
-	for (size_t g = 0; g < GUARD; g++)
-		ASSERT_EQ(out[len + g], 0xa5);
 	/* ours -> reference */
 	memset(out, 0, len);
 	r = LZ4_decompress_safe((const char *)enc, (char *)out, (int)n, (int)len);
@@ -94,14 +119,12 @@ static void roundtrip(size_t len, enum kind k, unsigned arg)
 	r = LZ4_compress_default((const char *)in, (char *)enc, (int)len,
 				 (int)sizeof(enc));
 	ASSERT(r > 0);
-	memset(out, 0xa5, sizeof(out));
-	ASSERT(elfimg_lz4_decode(enc, (size_t)r, out, len));
+	ASSERT(decode_both(enc, (size_t)r, len));
 	ASSERT(memcmp(out, in, len) == 0);
-	ASSERT_EQ(out[len], 0xa5);
 	/* the exact length is required: one byte less or more is refused */
 	if (len > 0)
-		ASSERT(!elfimg_lz4_decode(enc, (size_t)r, out, len - 1));
-	ASSERT(!elfimg_lz4_decode(enc, (size_t)r, out, len + 1));
+		ASSERT(!decode_both(enc, (size_t)r, len - 1));
+	ASSERT(!decode_both(enc, (size_t)r, len + 1));
 }
 
 TEST(lz4_roundtrip_with_reference)
@@ -172,7 +195,7 @@ TEST(lz4_truncated_and_damaged)
 	n = elfimg_lz4_encode(in, len, enc, sizeof(enc), table);
 	ASSERT(n > 0 && n < sizeof(dam));
 	for (size_t cut = 0; cut < n; cut++)
-		ASSERT(!elfimg_lz4_decode(enc, cut, out, len));
+		ASSERT(!decode_both(enc, cut, len));
 	for (int round = 0; round < 20000; round++) {
 		bool ours;
 		int r;
@@ -180,10 +203,7 @@ TEST(lz4_truncated_and_damaged)
 		memcpy(dam, enc, n);
 		for (int k = 1 + (int)(rnd() % 4); k > 0; k--)
 			dam[rnd() % n] = (uint8_t)rnd();
-		memset(out, 0xa5, sizeof(out));
-		ours = elfimg_lz4_decode(dam, n, out, len);
-		for (size_t g = 0; g < GUARD; g++)
-			ASSERT_EQ(out[len + g], 0xa5);
+		ours = decode_both(dam, n, len);
 		r = LZ4_decompress_safe((const char *)dam, (char *)ref, (int)n,
 					(int)len);
 		if (ours && r == (int)len)
