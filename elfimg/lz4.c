@@ -57,58 +57,49 @@ static inline void copy16(uint8_t *d, const uint8_t *s)
 }
 
 /*
- * Copies @n bytes to @dst + @o: literals from @s (@s_left bytes of input
- * from there on), or, with @off, the match @off bytes back in @dst. With
- * @z, hashes the stripes the copy completes, the whole ones straight from
- * the registers they are copied through (for a match, only if @off >= 32:
- * then no stripe overlaps its own source). On entry and on return every
- * whole stripe before the end of the output is hashed (z->done == o & ~31).
+ * With a hash (@z): runs this long are hashed from the registers they are
+ * copied through; the output of shorter ones is hashed from @dst, LAG
+ * bytes or more at a time. Under TCG, hashing a stripe or two after each
+ * of many short sequences costs more than a separate pass (the lanes go
+ * through memory each time); in memory that compresses, long runs carry
+ * most bytes.
  */
-static inline __attribute__((always_inline)) size_t
-copy_run(uint8_t *dst, size_t dlen, size_t o, const uint8_t *s, size_t n,
-	 size_t s_left, size_t off, struct xxh64_units *z)
-{
-	if (z && (!off || off >= 32)) {
-		size_t head = (0 - o) & 31, body;
+#define FUSE_MIN	256
+#define LAG		1024
 
-		if (n >= head + 32) {
-			body = (n - head) & ~(size_t)31;
-			kj_memcpy(dst + o, s, head);
-			xxh_units_feed(z, dst, o + head, NULL);
-			xxh_units_feed(z, dst, o + head + body, s + head);
-			o += head + body;
-			s += head + body;
-			s_left -= head + body;
-			n -= head + body;
-		}
-	}
-	/*
-	 * Short runs, the common case in memory that compresses: one 16-byte
-	 * copy where both buffers have the room; the bytes past the run are
-	 * inside dst, not hashed yet, and written again later.
-	 */
-	if (n <= 16 && (off ? off : s_left) >= 16 && dlen - o >= 16)
-		copy16(dst + o, s);
-	else if (off)
-		copy_match(dst + o, off, n);
-	else
-		kj_memcpy(dst + o, s, n);
-	o += n;
-	if (z)
-		xxh_units_feed(z, dst, o & ~(size_t)31, NULL);
-	return o;
+/*
+ * The hashing, out of line: inlined, it left the decode loop short of
+ * registers, and every sequence paid for that (twice the time on
+ * text-like memory under TCG).
+ */
+static __attribute__((noinline)) void catch_up(struct xxh64_units *z, uint8_t *dst,
+					       size_t to)
+{
+	xxh_units_feed(z, dst, to, NULL);
+}
+
+/* Copy and hash the whole stripes of a run at @o; returns the bytes done. */
+static __attribute__((noinline)) size_t fused_run(struct xxh64_units *z, uint8_t *dst,
+						  size_t o, const uint8_t *s, size_t n)
+{
+	size_t head = (0 - o) & 31, body = (n - head) & ~(size_t)31;
+
+	kj_memcpy(dst + o, s, head);
+	xxh_units_feed(z, dst, o + head, NULL);
+	xxh_units_feed(z, dst, o + head + body, s + head);
+	return head + body;
 }
 
 static inline __attribute__((always_inline)) bool
 decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
        struct xxh64_units *z)
 {
-	size_t ip = 0, op = 0;
+	size_t ip = 0, op = 0, lag_at = LAG;	/* hash the output from there */
 
 	if (!src || !dst)
 		return false;
 	for (;;) {
-		size_t lit, ml, off;
+		size_t lit, ml, off, k;
 		uint8_t tok;
 
 		if (ip >= slen)
@@ -119,8 +110,24 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
 			return false;
 		if (lit > slen - ip || lit > dlen - op)
 			return false;
-		op = copy_run(dst, dlen, op, src + ip, lit, slen - ip, 0, z);
+		if (z && lit >= FUSE_MIN) {
+			k = fused_run(z, dst, op, src + ip, lit);
+			ip += k;
+			op += k;
+			lit -= k;
+		}
+		/*
+		 * Short runs, the common case in memory that compresses: one
+		 * 16-byte copy where both buffers have the room; the bytes past
+		 * the run are inside dst, not hashed yet, and written again
+		 * later.
+		 */
+		if (lit <= 16 && slen - ip >= 16 && dlen - op >= 16)
+			copy16(dst + op, src + ip);
+		else
+			kj_memcpy(dst + op, src + ip, lit);
 		ip += lit;
+		op += lit;
 		if (ip == slen)		/* the last sequence: literals only */
 			return op == dlen;
 		if (slen - ip < 2)
@@ -135,7 +142,20 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
 		ml += 4;
 		if (ml > dlen - op)
 			return false;
-		op = copy_run(dst, dlen, op, dst + op - off, ml, 0, off, z);
+		if (z && ml >= FUSE_MIN && off >= 32) {	/* no stripe overlaps its source */
+			k = fused_run(z, dst, op, dst + op - off, ml);
+			op += k;
+			ml -= k;
+		}
+		if (ml <= 16 && off >= 16 && dlen - op >= 16)
+			copy16(dst + op, dst + op - off);
+		else
+			copy_match(dst + op, off, ml);
+		op += ml;
+		if (z && op >= lag_at) {
+			catch_up(z, dst, op & ~(size_t)31);
+			lag_at = op + LAG;
+		}
 	}
 }
 
@@ -163,6 +183,7 @@ bool elfimg_lz4_decode_xxh64(const uint8_t *src, size_t slen, uint8_t *dst,
 		return false;
 	if (!decode(src, slen, dst, dlen, &z))
 		return false;
+	xxh_units_feed(&z, dst, dlen & ~(size_t)31, NULL);
 	*check = xxh_units_final(&z, dst, dlen);
 	return true;
 }
