@@ -57,3 +57,14 @@ elfimg-efi-check: $(patsubst %.c,$(B)/efi-check/%.o,$(ELFIMG_READ_SRCS))
 $(B)/efi-check/%.o: %.c $(ELFIMG_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(EFI_CFLAGS) -c $< -o $@
+
+# The chunk decode paths under OVMF (QEMU's TCG), one CPU:
+# tests/bench/decode-efi.sh (not part of make bench: needs QEMU and OVMF)
+DECODE_EFI_OBJS := $(patsubst %.c,$(B)/efi-obj/%.o,tests/bench/decode-efi.c \
+	$(ELFIMG_READ_SRCS) elfimg/lz4enc.c $(wildcard efi/libc/*.c))
+$(B)/decode-efi.so: $(DECODE_EFI_OBJS) $(EFI_LIBS) linker.ld
+	ld $(filter-out -Map=%,$(EFI_LDFLAGS)) $(DECODE_EFI_OBJS) $(EFI_LIBS) -o $@ -lgnuefi
+$(B)/decode-efi.efi: $(B)/decode-efi.so
+	objcopy -D -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
+		-j .rel -j .rela -j '.rel.*' -j '.rela.*' -j .reloc \
+		--target efi-app-x86_64 --subsystem=10 $< $@
