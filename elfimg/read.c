@@ -430,6 +430,28 @@ static enum elfimg_err prop_array(const void *fdt, const char *path,
 	return ELFIMG_OK;
 }
 
+/*
+ * libfdt 1.6.1's fdt_next_tag() adds a property's 32-bit length to an int
+ * offset: a length of 0xfffffff4 brings the next tag back onto this one,
+ * and fdt_check_full(), like every libfdt walk, then loops forever (found
+ * by tests/fuzz/fuzz-elfimg). Walk the tags first: each must move on.
+ * That bounds the walk (4 bytes a tag at least, inside the blob).
+ */
+static bool tags_move_on(const void *fdt)
+{
+	int off = 0, next;
+
+	for (;;) {
+		uint32_t tag = fdt_next_tag(fdt, off, &next);
+
+		if (next < 0 || next <= off)
+			return false;
+		if (tag == FDT_END)
+			return true;
+		off = next;
+	}
+}
+
 static enum elfimg_err parse_meta(const uint8_t *fdt, uint64_t fdt_len,
 				  struct elfimg_info *info, uint64_t *entry,
 				  uint32_t *rflags, uint64_t *index_off,
@@ -446,7 +468,7 @@ static enum elfimg_err parse_meta(const uint8_t *fdt, uint64_t fdt_len,
 	if (fdt_len < sizeof(struct fdt_header) || fdt_len > INT32_MAX ||
 	    fdt_check_header(fdt) != 0 || fdt_version(fdt) != 17 ||
 	    fdt_last_comp_version(fdt) != 16 || fdt_totalsize(fdt) > fdt_len ||
-	    fdt_check_full(fdt, fdt_len) != 0)
+	    !tags_move_on(fdt) || fdt_check_full(fdt, fdt_len) != 0)
 		return ELFIMG_E_FDT;
 	info->fdt = fdt;
 	info->fdt_len = fdt_len;

@@ -928,6 +928,22 @@ TEST(kj_metadata_checks)
 		   ELFIMG_E_FDT);
 	fdt_set_magic(fdt, FDT_MAGIC);
 	fix_hdr_crc(s.buf);
+	{
+		/* a property whose length brings libfdt's next tag back onto
+		 * itself (0xfffffff4): refused, not an endless walk */
+		int po = fdt_first_property_offset(fdt, 0);
+		uint8_t *len, save[4];
+
+		ASSERT(po >= 0);
+		len = (uint8_t *)fdt + fdt_off_dt_struct(fdt) + po + 4;
+		memcpy(save, len, 4);
+		memcpy(len, "\xff\xff\xff\xf4", 4);
+		fix_hdr_crc(s.buf);
+		ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
+			   ELFIMG_E_FDT);
+		memcpy(len, save, 4);
+		fix_hdr_crc(s.buf);
+	}
 	ASSERT_ERR(elfimg_parse(s.buf, s.len, NULL, &info, segs, MAX_SEGS),
 		   ELFIMG_OK);
 	free(s.buf);
