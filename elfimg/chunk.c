@@ -152,7 +152,7 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 				    const void *src, void *dst, size_t dst_len,
 				    bool check_crc)
 {
-	size_t units = (dst_len + ELFIMG_UNIT - 1) / ELFIMG_UNIT, nz = 0;
+	size_t units = (dst_len + ELFIMG_UNIT - 1) / ELFIMG_UNIT, nz;
 	bool one_pass = check_crc && elfimg_chunk_one_pass(ci);
 	uint64_t check = 0;
 	enum elfimg_err err;
@@ -162,10 +162,7 @@ enum elfimg_err elfimg_chunk_decode(struct elfimg_inflater *inf,
 		return ELFIMG_E_ARG;
 	if (units < 64 && ci->zero_map >> units)
 		return ELFIMG_E_CHUNK_DATA;
-	for (size_t u = 0; u < units; u++)
-		if (!(ci->zero_map >> u & 1))
-			nz += u + 1 < units ? ELFIMG_UNIT :
-					      dst_len - u * ELFIMG_UNIT;
+	nz = elfimg_packed_len(dst_len, ci->zero_map);
 
 	switch (ci->method) {
 	case ELFIMG_METHOD_STORED:

@@ -170,16 +170,9 @@ bool elfimg_lz4_decode_xxh64(const uint8_t *src, size_t slen, uint8_t *dst,
 			     uint64_t *check)
 {
 	struct xxh64_units z;
-	size_t packed = 0;
 
 	xxh_units_init(&z, len, zero_map);
-	if (z.units > 64 || !check)
-		return false;
-	for (size_t u = 0; u < z.units; u++)
-		if (!(zero_map >> u & 1))
-			packed += len - u * ELFIMG_UNIT < ELFIMG_UNIT ?
-				  len - u * ELFIMG_UNIT : ELFIMG_UNIT;
-	if (packed != dlen)
+	if (z.units > 64 || !check || elfimg_packed_len(len, zero_map) != dlen)
 		return false;
 	if (!decode(src, slen, dst, dlen, &z))
 		return false;

@@ -151,6 +151,18 @@ struct xxh64_units {
 	uint64_t zero_map;
 };
 
+/* The bytes of a chunk of @len memory bytes (at most 64 units) that are
+ * not in its @zero_map: what its stored or decoded form packs. */
+static inline size_t elfimg_packed_len(size_t len, uint64_t zero_map)
+{
+	size_t units = (len + ELFIMG_UNIT - 1) / ELFIMG_UNIT, packed = 0;
+
+	for (size_t u = 0; u < units; u++)
+		if (!(zero_map >> u & 1))
+			packed += u + 1 < units ? ELFIMG_UNIT : len - u * ELFIMG_UNIT;
+	return packed;
+}
+
 static inline void xxh_units_init(struct xxh64_units *z, size_t len, uint64_t zero_map)
 {
 	xxh_lanes_init(&z->l, 0);
