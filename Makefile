@@ -69,11 +69,17 @@ $(B)/efi-obj/%.o: %.S
 
 -include $(EFI_OBJS:.o=.d)
 
-# EFI_LIBS: zlib and libfdt built with the EFI flags (efi/libs.mk)
+# EFI_LIBS: zlib and libfdt built with the EFI flags (efi/libs.mk). Rules
+# that name them as prerequisites come after the modules: make expands a
+# prerequisite list where it reads it.
 $(B)/kjresume.so: $(EFI_OBJS) $(EFI_LIBS) linker.ld
 	ld $(EFI_LDFLAGS) $(EFI_OBJS) $(EFI_LIBS) -o $@ -lgnuefi
 
-$(B)/kjresume.efi: $(B)/kjresume.so
+# the chunk decode micro-benchmark (elfimg/module.mk)
+$(B)/decode-efi.so: $(DECODE_EFI_OBJS) $(EFI_LIBS) linker.ld
+	ld $(filter-out -Map=%,$(EFI_LDFLAGS)) $(DECODE_EFI_OBJS) $(EFI_LIBS) -o $@ -lgnuefi
+
+$(B)/%.efi: $(B)/%.so
 	objcopy -D -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
 		-j .rel -j .rela -j '.rel.*' -j '.rela.*' -j .reloc \
 		--target efi-app-x86_64 --subsystem=10 $< $@

@@ -39,7 +39,7 @@ FUZZ_TARGETS += $(B)/fuzz/fuzz-lz4
 $(B)/fuzz/fuzz-lz4: tests/fuzz/fuzz-lz4.c elfimg/lz4.c elfimg/lz4enc.c \
 	elfimg/xxh64.c elfimg/lz4.h elfimg/xxh64.h
 	@mkdir -p $(dir $@)
-	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@
+	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ -llz4
 
 BENCH_TARGETS += $(B)/bench/bench-elfimg
 $(B)/bench/bench-elfimg: tests/bench/bench-elfimg.c $(ELFIMG_READ_SRCS) \
@@ -62,9 +62,4 @@ $(B)/efi-check/%.o: %.c $(ELFIMG_HDRS)
 # tests/bench/decode-efi.sh (not part of make bench: needs QEMU and OVMF)
 DECODE_EFI_OBJS := $(patsubst %.c,$(B)/efi-obj/%.o,tests/bench/decode-efi.c \
 	$(ELFIMG_READ_SRCS) elfimg/lz4enc.c $(wildcard efi/libc/*.c))
-$(B)/decode-efi.so: $(DECODE_EFI_OBJS) $(EFI_LIBS) linker.ld
-	ld $(filter-out -Map=%,$(EFI_LDFLAGS)) $(DECODE_EFI_OBJS) $(EFI_LIBS) -o $@ -lgnuefi
-$(B)/decode-efi.efi: $(B)/decode-efi.so
-	objcopy -D -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
-		-j .rel -j .rela -j '.rel.*' -j '.rela.*' -j .reloc \
-		--target efi-app-x86_64 --subsystem=10 $< $@
+# (linked in the top Makefile, after efi/libs.mk has named EFI_LIBS)

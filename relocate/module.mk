@@ -42,10 +42,7 @@ RELOC_ST_OBJS := $(B)/efi-obj/relocate/selftest/efi.o \
 	$(B)/efi-obj/relocate/plan.o $(B)/efi-obj/relocate/stub.o
 $(B)/reloc-selftest.so: $(RELOC_ST_OBJS) linker.ld
 	ld $(filter-out -Map=%,$(EFI_LDFLAGS)) $(RELOC_ST_OBJS) -o $@ -lefi -lgnuefi
-$(B)/reloc-selftest.efi: $(B)/reloc-selftest.so
-	objcopy -D -j .text -j .sdata -j .data -j .dynamic -j .dynsym \
-		-j .rel -j .rela -j '.rel.*' -j '.rela.*' -j .reloc \
-		--target efi-app-x86_64 --subsystem=10 $< $@
+# $(B)/reloc-selftest.efi: the top Makefile's %.efi rule
 .PHONY: reloc-qemu-selftest
 reloc-qemu-selftest: $(B)/reloc-selftest.efi reloc-stub-check
 	relocate/selftest/run.sh $(B)/reloc-selftest.efi $(B)/reloc-selftest
