@@ -45,6 +45,14 @@ static void copy_match(uint8_t *d, size_t off, size_t n)
 	}
 }
 
+static inline void copy8(uint8_t *d, const uint8_t *s)
+{
+	uint64_t a;
+
+	kj_memcpy(&a, s, 8);
+	kj_memcpy(d, &a, 8);
+}
+
 /* 16 bytes in two fixed-size copies: inline loads and stores, no call */
 static inline void copy16(uint8_t *d, const uint8_t *s)
 {
@@ -66,6 +74,15 @@ static inline void copy16(uint8_t *d, const uint8_t *s)
  */
 #define FUSE_MIN	256
 #define LAG		1024
+
+/*
+ * The room the fast path needs: it reads a token, up to 16 literal bytes
+ * (at most 14 used) and the 2-byte offset after at most 14; it writes up
+ * to 16 literal bytes, then up to 24 match bytes (at most 18 used) from
+ * up to 14 on.
+ */
+#define FAST_IN		32
+#define FAST_OUT	64
 
 /*
  * The hashing, out of line: inlined, it left the decode loop short of
@@ -95,13 +112,59 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
        struct xxh64_units *z)
 {
 	size_t ip = 0, op = 0, lag_at = LAG;	/* hash the output from there */
+	/* the fast path's room: ip < in_fast, op < out_fast */
+	size_t in_fast = slen >= FAST_IN ? slen - FAST_IN + 1 : 0;
+	size_t out_fast = dlen >= FAST_OUT ? dlen - FAST_OUT + 1 : 0;
 
 	if (!src || !dst)
 		return false;
 	for (;;) {
-		size_t lit, ml, off, k;
+		size_t lit, ml, off, k, lim = out_fast;
 		uint8_t tok;
 
+		if (z && op >= lag_at) {
+			catch_up(z, dst, op & ~(size_t)31);
+			lag_at = op + LAG;
+		}
+		if (z && lag_at < lim)	/* one bound in the loop for both */
+			lim = lag_at;
+		/*
+		 * The common sequence, short literals and a short match at 8
+		 * or more back, where both buffers have room for every copy
+		 * it makes whatever its lengths: one test of the room for all
+		 * its fields, 8-byte copies (under TCG every load and store
+		 * costs a TLB lookup: most sequences in memory that compresses
+		 * have no literals and a match of 4 to 8 bytes). Anything
+		 * else, including an offset that is wrong, goes the careful
+		 * way below from the same token.
+		 */
+		while (ip < in_fast && op < lim) {
+			size_t o, p;
+			uint16_t off16;
+
+			tok = src[ip];
+			lit = tok >> 4;
+			ml = tok & 15;
+			p = ip + 1 + lit;
+			o = op + lit;
+			kj_memcpy(&off16, src + p, 2);	/* little-endian */
+			off = off16;
+			if (lit == 15 || ml == 15 || off < 8 || off > o)
+				break;
+			copy8(dst + op, src + ip + 1);
+			if (lit > 8)
+				copy8(dst + op + 8, src + ip + 9);
+			/* each 8 bytes' source is written before it is read */
+			copy8(dst + o, dst + o - off);
+			if (ml > 4) {
+				copy8(dst + o + 8, dst + o + 8 - off);
+				copy8(dst + o + 16, dst + o + 16 - off);
+			}
+			ip = p + 2;
+			op = o + ml + 4;
+		}
+		if (z && op >= lag_at)
+			continue;
 		if (ip >= slen)
 			return false;
 		tok = src[ip++];
@@ -152,10 +215,6 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
 		else
 			copy_match(dst + op, off, ml);
 		op += ml;
-		if (z && op >= lag_at) {
-			catch_up(z, dst, op & ~(size_t)31);
-			lag_at = op + LAG;
-		}
 	}
 }
 
