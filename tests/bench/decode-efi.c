@@ -31,12 +31,17 @@ static struct elfimg_inflater inf;
 static uint32_t table[ELFIMG_LZ4_TABLE];
 static struct elfimg_chunk_info lz4ci[NCH], storedci[NCH];
 
-static uint64_t now_us(void)
+static uint64_t rdtsc(void)
 {
 	uint32_t lo, hi;
 
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32 | lo) / tsc_per_us;
+	return (uint64_t)hi << 32 | lo;
+}
+
+static uint64_t now_us(void)
+{
+	return rdtsc() / tsc_per_us;
 }
 
 static uint64_t mix(uint64_t x)
@@ -150,10 +155,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	uint64_t t0;
 
 	InitializeLib(image, systab);
-	tsc_per_us = 1;
-	t0 = now_us();
+	t0 = rdtsc();
 	uefi_call_wrapper(BS->Stall, 1, 100000);
-	tsc_per_us = (now_us() - t0) / 100000;
+	tsc_per_us = (rdtsc() - t0) / 100000;
 	/*
 	 * Three regions, the destination an odd number of pages away from
 	 * both sources: TCG's software TLB is indexed by the page number's
