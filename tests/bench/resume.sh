@@ -69,6 +69,8 @@
 #                     one (default: A's, at most 4, as tools/kjhibernate)
 #   KJ_BENCH_SAVE_TIMES=1  kjsave without -q: its log says where the save's
 #                     time went
+#   KJ_BENCH_KEEP_IMAGE=1  keep each kjresume image as OUT/NAME.img (as
+#                     much disk as the images: for tests/bench/decode-efi.sh)
 #   KJ_BENCH_VARS     warm: every boot starts from the NVRAM a first boot
 #                     of the disk left (as on a machine that has booted
 #                     before); fresh: from a fresh OVMF varstore
@@ -343,7 +345,7 @@ kjresume() { # FORM: l0, l1 (kjsave -l N) or lz4 (kjsave -l lz4)
 	read -r hib hibc < <(hib_times "$name-hib")
 	kj_part_dump "$disk" 2 "$out/img"
 	"$kjimage" info "$out/img" > "$out/$name.info" || return 1
-	rm -f "$out/img"
+	if [ "${KJ_BENCH_KEEP_IMAGE:-0}" = 1 ]; then mv "$out/img" "$out/$name.img"; else rm -f "$out/img"; fi
 	img=$(awk '/^data-end/ {printf "%.1f", $2 / 1048576}' "$out/$name.info")
 
 	case " $dryrun " in *" $form "*) modes="dry res" ;; esac
