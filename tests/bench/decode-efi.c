@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * The loader's chunk decode paths where they run: under the firmware, on
- * one CPU (QEMU's TCG with OVMF for tests/bench/decode-efi.sh). Two kinds
+ * one CPU (QEMU's TCG with OVMF for tests/bench/decode-efi.sh). Kinds
  * of memory, 64 MiB each, in 256 KiB chunks (kjsave's default):
  *   half  - the resume bench's 2:1 workload (tests/qemu/workload.c half:
  *           2 KiB of random bytes, then the same again, per page)
  *   text  - text-like memory: words, numbers, runs of zeros; LZ4's short
  *           sequences
+ *   image - if the ESP has \kjbench-mem.bin: up to 64 MiB of it, e.g. a
+ *           sample of a real image's memory (tests/bench/image-sample.c)
  * and per kind: copy (memcpy), XXH64 alone, and each chunk form decoded
  * then checked (two passes) against decoded and checked in one pass
  * (elfimg_chunk_decode() with its check). One line per measurement:
@@ -30,6 +32,7 @@ static uint64_t tsc_per_us;
 static struct elfimg_inflater inf;
 static uint32_t table[ELFIMG_LZ4_TABLE];
 static struct elfimg_chunk_info lz4ci[NCH], storedci[NCH];
+static size_t nch = NCH;	/* chunks of the kind measured */
 
 static uint64_t rdtsc(void)
 {
@@ -97,7 +100,7 @@ static const char *const names[NPATHS] = {
 static bool run(enum path p, const uint8_t *mem, const uint8_t *enc, uint8_t *dst,
 		uint64_t *sink)
 {
-	for (size_t k = 0; k < NCH; k++) {
+	for (size_t k = 0; k < nch; k++) {
 		const uint8_t *m = mem + k * CH;
 		uint8_t *d = dst + k * CH;
 		const struct elfimg_chunk_info *ci = p == LZ42 || p == LZ41 ?
@@ -145,8 +148,31 @@ static void measure(const char *kind, const uint8_t *mem, const uint8_t *enc, ui
 			best = t < best ? t : best;
 		}
 		Print(L"KJBENCH %a %a %lu %lu (%lx)\n", kind, names[p], best / 1000,
-		      best ? LEN * 1000000 / MIB / best : 0, sink & 1);
+		      best ? nch * CH * 1000000 / MIB / best : 0, sink & 1);
 	}
+}
+
+/*
+ * Memory from a real image (KJ_DECODE_MEM for decode-efi.sh): the file
+ * \\kjbench-mem.bin on the ESP, whole chunks of it, at most LEN bytes.
+ */
+static bool fill_file(EFI_HANDLE image, uint8_t *mem)
+{
+	EFI_LOADED_IMAGE *li = NULL;
+	EFI_FILE_HANDLE root, f;
+	UINTN n = LEN;
+
+	if (uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
+			      (void **)&li) || !li ||
+	    !(root = LibOpenRoot(li->DeviceHandle)))
+		return false;
+	if (uefi_call_wrapper(root->Open, 5, root, &f, L"\\kjbench-mem.bin",
+			      EFI_FILE_MODE_READ, 0))
+		return false;
+	if (uefi_call_wrapper(f->Read, 3, f, &n, mem) || n < CH)
+		return false;
+	nch = n / CH;
+	return true;
 }
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
@@ -181,14 +207,17 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 	uint8_t *enc = (uint8_t *)(uintptr_t)c;
 
 	Print(L"KJBENCH start: %lu TSC ticks per us\n", tsc_per_us);
-	for (int kind = 0; kind < 2; kind++) {
+	for (int kind = 0; kind < 3; kind++) {
+		static const char *const kinds[] = { "half", "text", "image" };
 		size_t at = 0;
 
 		if (kind == 0)
 			fill_half(mem);
-		else
+		else if (kind == 1)
 			fill_text(mem);
-		for (size_t k = 0; k < NCH; k++) {
+		else if (!fill_file(image, mem))
+			break;
+		for (size_t k = 0; k < nch; k++) {
 			uint64_t check = elfimg_xxh64(mem + k * CH, CH, 0);
 			size_t n = elfimg_lz4_encode(mem + k * CH, CH, enc + at, CH, table);
 
@@ -204,9 +233,9 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 			}
 			at += (n + 15) & ~(size_t)15;
 		}
-		Print(L"KJBENCH %a lz4 %lu MiB -> %lu KiB\n", kind ? "text" : "half",
-		      LEN / MIB, at / 1024);
-		measure(kind ? "text" : "half", mem, enc, dst);
+		Print(L"KJBENCH %a lz4 %lu MiB -> %lu KiB\n", kinds[kind],
+		      nch * CH / MIB, at / 1024);
+		measure(kinds[kind], mem, enc, dst);
 	}
 	Print(L"KJBENCH done\n");
 	return EFI_SUCCESS;

@@ -5,6 +5,9 @@
 # checked against decoded and checked in one pass, on the resume bench's
 # 2:1 memory and on text-like memory (tests/bench/decode-efi.c).
 #   tests/bench/decode-efi.sh [OUTDIR]     (about a minute)
+# KJ_DECODE_MEM=FILE adds a third kind, "image": up to 64 MiB of memory
+# from FILE (whole 256 KiB chunks), e.g. a sample of a real image's memory
+# (make build/bench/image-sample; tests/bench/image-sample.c).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build/bench/decode-efi}
@@ -13,6 +16,8 @@ OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 make -s -C "$root" build/decode-efi.efi >&2 || exit 1
 mkdir -p "$out/esp/EFI/BOOT"
 cp "$root/build/decode-efi.efi" "$out/esp/EFI/BOOT/BOOTX64.EFI"
+rm -f "$out/esp/kjbench-mem.bin"
+[ -z "${KJ_DECODE_MEM:-}" ] || cp "$KJ_DECODE_MEM" "$out/esp/kjbench-mem.bin" || exit 1
 cp "$OVMF_VARS" "$out/vars.fd"
 rm -f "$out/serial"
 qemu-system-x86_64 -machine q35,accel=tcg -cpu max -m 512M -nographic \
