@@ -53,15 +53,33 @@ static inline void copy8(uint8_t *d, const uint8_t *s)
 	kj_memcpy(d, &a, 8);
 }
 
-/* 16 bytes in two fixed-size copies: inline loads and stores, no call */
-static inline void copy16(uint8_t *d, const uint8_t *s)
-{
-	uint64_t a, b;
+/*
+ * Runs shorter than this are copied in 8-byte words where both buffers
+ * have 7 bytes of room past them (the last word may run over; what it
+ * writes there is inside dst, not hashed yet, and written again later):
+ * under TCG a call to memcpy costs more than such a run's words.
+ */
+#define WORDS_MAX	128
 
-	kj_memcpy(&a, s, 8);
-	kj_memcpy(&b, s + 8, 8);
-	kj_memcpy(d, &a, 8);
-	kj_memcpy(d + 8, &b, 8);
+/* @n bytes, @s at least 8 behind @d or apart from it, in whole words */
+static inline void copy_words(uint8_t *d, const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i += 8)
+		copy8(d + i, s + i);
+}
+
+/*
+ * A match less than 8 back: its first bytes one at a time, until a
+ * whole number of periods is 8 bytes or more; from there on in words at
+ * that distance. Writes at most @n + 15 bytes.
+ */
+static inline void copy_pattern(uint8_t *d, size_t off, size_t n)
+{
+	size_t far = off * ((8 + off - 1) / off);	/* 8 .. 14 */
+
+	for (size_t i = 0; i < far; i++)
+		d[i] = d[i - off];
+	copy_words(d + far, d, n > far ? n - far : 0);
 }
 
 /*
@@ -185,8 +203,8 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
 		 * the run are inside dst, not hashed yet, and written again
 		 * later.
 		 */
-		if (lit <= 16 && slen - ip >= 16 && dlen - op >= 16)
-			copy16(dst + op, src + ip);
+		if (lit < WORDS_MAX && slen - ip >= lit + 7 && dlen - op >= lit + 7)
+			copy_words(dst + op, src + ip, lit);
 		else
 			kj_memcpy(dst + op, src + ip, lit);
 		ip += lit;
@@ -210,8 +228,10 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
 			op += k;
 			ml -= k;
 		}
-		if (ml <= 16 && off >= 16 && dlen - op >= 16)
-			copy16(dst + op, dst + op - off);
+		if (ml < WORDS_MAX && dlen - op >= ml + 7 && off >= 8)
+			copy_words(dst + op, dst + op - off, ml);
+		else if (ml < WORDS_MAX && dlen - op >= ml + 15)
+			copy_pattern(dst + op, off, ml);
 		else
 			copy_match(dst + op, off, ml);
 		op += ml;

@@ -183,27 +183,31 @@ TEST(lz4_refuses_bad_blocks)
 
 /*
  * Blocks of short sequences, every literal count and match length a token
- * holds without extra bytes, offsets from 1 to far back, and the bad
- * offsets in the middle of a long block (the decoder's fast path): ours
- * and the reference agree on every one.
+ * holds without extra bytes and matches up to 150 bytes, offsets from 1
+ * to far back, the last match ending 0 to 19 bytes before the end, and
+ * bad offsets in the middle of long blocks (the decoder's fast path and
+ * its word copies): ours decodes them to what was encoded, never writes
+ * past the end, and agrees with the reference wherever it accepts the
+ * block (liblz4 wants 12 literals or more at the end).
  */
 TEST(lz4_short_sequences)
 {
 	static uint8_t ref[MAXLEN];
 
-	for (int round = 0; round < 200; round++) {
+	for (int round = 0; round < 400; round++) {
 		size_t n = 0, len = 0, bad_at = round % 4 == 3 ? 1 + rnd() % 500 : 0;
+		size_t tail = round % 20, want = round % 2 ? 60000 : 200 + rnd() % 300;
 		int r;
 
-		for (size_t seq = 0; len < 60000; seq++) {
-			size_t lit = rnd() % 15, ml = 4 + rnd() % 15;
+		for (size_t seq = 0; len < want; seq++) {
+			size_t lit = rnd() % 15, ml = 4 + rnd() % (rnd() % 4 ? 15 : 147);
 			size_t off = rnd() % 3 ? 1 + rnd() % 40 : 1 + rnd() % 65535;
 
 			if (seq == 0)
 				lit = 14;
 			if (off > len + lit)
 				off = 1 + rnd() % (len + lit);
-			enc[n++] = (uint8_t)(lit << 4 | (ml - 4));
+			enc[n++] = (uint8_t)(lit << 4 | (ml < 19 ? ml - 4 : 15));
 			for (size_t i = 0; i < lit; i++)
 				enc[n++] = in[len++] = (uint8_t)rnd();
 			if (bad_at && seq == bad_at)	/* 0, or past what was written */
@@ -211,23 +215,94 @@ TEST(lz4_short_sequences)
 				      len + 1 + (round % 16 == 7 ? 0 : rnd() % 100);
 			enc[n++] = (uint8_t)off;
 			enc[n++] = (uint8_t)(off >> 8);
+			if (ml >= 19)
+				enc[n++] = (uint8_t)(ml - 19);
 			for (size_t i = 0; i < ml; i++, len++)
 				in[len] = off && off <= len ? in[len - off] : 0;
 		}
-		enc[n++] = 0xf0;	/* 16 last literals */
-		enc[n++] = 1;
-		for (int i = 0; i < 16; i++)
+		enc[n++] = (uint8_t)((tail < 15 ? tail : 15) << 4);	/* the last literals */
+		if (tail >= 15)
+			enc[n++] = (uint8_t)(tail - 15);
+		for (size_t i = 0; i < tail; i++)
 			enc[n++] = in[len++] = (uint8_t)rnd();
-		r = LZ4_decompress_safe((const char *)enc, (char *)ref, (int)n, (int)len);
-		if (bad_at) {	/* liblz4 1.9.4 lets offset 0 through */
-			ASSERT(r < 0 || round % 8 == 3);
+		if (bad_at) {
 			ASSERT(!decode_both(enc, n, len));
 			continue;
 		}
-		ASSERT_EQ(r, len);
-		ASSERT(memcmp(ref, in, len) == 0);
 		ASSERT(decode_both(enc, n, len));
 		ASSERT(memcmp(out, in, len) == 0);
+		r = LZ4_decompress_safe((const char *)enc, (char *)ref, (int)n, (int)len);
+		if (r == (int)len)
+			ASSERT(memcmp(ref, in, len) == 0);
+		else
+			ASSERT(tail < 12);
+	}
+}
+
+/*
+ * The end of a block, every way: after 104 bytes, one sequence (0-17
+ * literals, a match of 4-22 bytes 1-18, 24 or 40 back) and 0-20 last
+ * literals. Both decoders give what was encoded and write nothing past
+ * the end, nor past a shorter output they must refuse the block for: the
+ * room tests of the fast path and of the word copies meet the end of the
+ * output here.
+ */
+TEST(lz4_block_ends)
+{
+	static const size_t offs[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+				       14, 15, 16, 17, 18, 24, 40 };
+	uint8_t blk[256], want[256], got[256 + GUARD], got2[256 + GUARD];
+
+	for (size_t i = 0; i < 100; i++)
+		want[i] = (uint8_t)rnd();
+	for (size_t lit = 0; lit < 18; lit++)
+		for (size_t ml = 4; ml < 23; ml++)
+			for (size_t o = 0; o < sizeof(offs) / sizeof(offs[0]); o++)
+				for (size_t tail = 0; tail < 21; tail++) {
+		size_t n = 0, len = 104, off = offs[o];
+		uint64_t check;
+
+		blk[n++] = 0xf0;	/* 100 literals, 4 bytes 1 back */
+		blk[n++] = 100 - 15;
+		memcpy(blk + n, want, 100);
+		n += 100;
+		blk[n++] = 1;
+		blk[n++] = 0;
+		memset(want + 100, want[99], 4);
+		blk[n++] = (uint8_t)((lit < 15 ? lit : 15) << 4 | (ml < 19 ? ml - 4 : 15));
+		if (lit >= 15)
+			blk[n++] = (uint8_t)(lit - 15);
+		for (size_t i = 0; i < lit; i++)
+			blk[n++] = want[len++] = (uint8_t)rnd();
+		blk[n++] = (uint8_t)off;
+		blk[n++] = 0;
+		if (ml >= 19)
+			blk[n++] = (uint8_t)(ml - 19);
+		for (size_t i = 0; i < ml; i++, len++)
+			want[len] = want[len - off];
+		blk[n++] = (uint8_t)((tail < 15 ? tail : 15) << 4);
+		if (tail >= 15)
+			blk[n++] = (uint8_t)(tail - 15);
+		for (size_t i = 0; i < tail; i++)
+			blk[n++] = want[len++] = (uint8_t)rnd();
+		memset(got, 0xa5, sizeof(got));
+		memset(got2, 0x5a, sizeof(got2));
+		ASSERT(elfimg_lz4_decode(blk, n, got, len));
+		ASSERT(elfimg_lz4_decode_xxh64(blk, n, got2, len, len, 0, &check));
+		ASSERT(memcmp(got, want, len) == 0 && memcmp(got2, want, len) == 0);
+		ASSERT_EQ(check, elfimg_xxh64(want, len, 0));
+		for (size_t g = len; g < len + GUARD; g++)
+			ASSERT(got[g] == 0xa5 && got2[g] == 0x5a);
+		/* too little room: refused, and still nothing written past it */
+		for (size_t k = 1; k <= 12; k++) {
+			memset(got, 0xa5, sizeof(got));
+			memset(got2, 0x5a, sizeof(got2));
+			ASSERT(!elfimg_lz4_decode(blk, n, got, len - k));
+			ASSERT(!elfimg_lz4_decode_xxh64(blk, n, got2, len - k, len - k, 0,
+							&check));
+			for (size_t g = len - k; g < len - k + GUARD; g++)
+				ASSERT(got[g] == 0xa5 && got2[g] == 0x5a);
+		}
 	}
 }
 
