@@ -41,11 +41,6 @@ $(B)/fuzz/fuzz-lz4: tests/fuzz/fuzz-lz4.c elfimg/lz4.c elfimg/lz4enc.c \
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) $(filter %.c,$^) -o $@ -llz4
 
-# real memory for tests/bench/decode-efi.sh (not run by make bench: needs an image)
-$(B)/bench/image-sample: tests/bench/image-sample.c $(ELFIMG_READ_SRCS) $(ELFIMG_HDRS)
-	@mkdir -p $(dir $@)
-	$(HOST_CC) $(BENCH_CFLAGS) $(filter %.c,$^) -o $@ -lfdt -lz
-
 BENCH_TARGETS += $(B)/bench/bench-elfimg
 $(B)/bench/bench-elfimg: tests/bench/bench-elfimg.c $(ELFIMG_READ_SRCS) \
 	$(ELFIMG_WRITE_SRCS) $(ELFIMG_HDRS)

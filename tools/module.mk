@@ -22,6 +22,11 @@ $(B)/tools/kjsave $(B)/tools-static/kjsave: tools/kjsave.c $(ELFIMG_WRITE_SRCS) 
 $(B)/tools/kjimage $(B)/tools-static/kjimage: tools/kjimage.c \
 	$(TOOLS_COMMON) $(TOOLS_HDRS)
 
+# real memory for tests/bench/decode-efi.sh (not run by make bench: needs an image)
+$(B)/bench/image-sample: tests/bench/image-sample.c $(TOOLS_COMMON) $(TOOLS_HDRS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(TOOLS_CFLAGS) $(filter %.c,$^) -o $@ $(TOOLS_LIBS)
+
 $(B)/tools/%:
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(TOOLS_CFLAGS) $(filter %.c,$^) -o $@ $(TOOLS_LIBS)
