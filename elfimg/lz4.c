@@ -197,12 +197,6 @@ decode(const uint8_t *src, size_t slen, uint8_t *dst, size_t dlen,
 			op += k;
 			lit -= k;
 		}
-		/*
-		 * Short runs, the common case in memory that compresses: one
-		 * 16-byte copy where both buffers have the room; the bytes past
-		 * the run are inside dst, not hashed yet, and written again
-		 * later.
-		 */
 		if (lit < WORDS_MAX && slen - ip >= lit + 7 && dlen - op >= lit + 7)
 			copy_words(dst + op, src + ip, lit);
 		else
