@@ -154,7 +154,7 @@ static void measure(const char *kind, const uint8_t *mem, const uint8_t *enc, ui
 
 /*
  * Memory from a real image (KJ_DECODE_MEM for decode-efi.sh): the file
- * \\kjbench-mem.bin on the ESP, whole chunks of it, at most LEN bytes.
+ * \kjbench-mem.bin on the ESP, whole chunks of it, at most LEN bytes.
  */
 static bool fill_file(EFI_HANDLE image, uint8_t *mem)
 {
@@ -166,10 +166,15 @@ static bool fill_file(EFI_HANDLE image, uint8_t *mem)
 			      (void **)&li) || !li ||
 	    !(root = LibOpenRoot(li->DeviceHandle)))
 		return false;
-	if (uefi_call_wrapper(root->Open, 5, root, &f, L"\\kjbench-mem.bin",
-			      EFI_FILE_MODE_READ, 0))
-		return false;
-	if (uefi_call_wrapper(f->Read, 3, f, &n, mem) || n < CH)
+	EFI_STATUS st = uefi_call_wrapper(root->Open, 5, root, &f, L"\\kjbench-mem.bin",
+					  EFI_FILE_MODE_READ, 0);
+
+	if (!st) {
+		st = uefi_call_wrapper(f->Read, 3, f, &n, mem);
+		uefi_call_wrapper(f->Close, 1, f);
+	}
+	uefi_call_wrapper(root->Close, 1, root);
+	if (st || n < CH)
 		return false;
 	nch = n / CH;
 	return true;
