@@ -182,6 +182,21 @@ TEST(lz4_refuses_bad_blocks)
 }
 
 /*
+ * A sequence's token for @lit literals and an @ml-byte match (4 for none),
+ * and @lit's extra length byte: both lengths under 270. Returns the bytes
+ * written; the match's extra byte, if any, goes after the offset.
+ */
+static size_t put_token(uint8_t *p, size_t lit, size_t ml)
+{
+	size_t n = 0;
+
+	p[n++] = (uint8_t)((lit < 15 ? lit : 15) << 4 | (ml < 19 ? ml - 4 : 15));
+	if (lit >= 15)
+		p[n++] = (uint8_t)(lit - 15);
+	return n;
+}
+
+/*
  * Blocks of short sequences, every literal count and match length a token
  * holds without extra bytes and matches up to 150 bytes, offsets from 1
  * to far back, the last match ending 0 to 19 bytes before the end, and
@@ -207,7 +222,7 @@ TEST(lz4_short_sequences)
 				lit = 14;
 			if (off > len + lit)
 				off = 1 + rnd() % (len + lit);
-			enc[n++] = (uint8_t)(lit << 4 | (ml < 19 ? ml - 4 : 15));
+			n += put_token(enc + n, lit, ml);
 			for (size_t i = 0; i < lit; i++)
 				enc[n++] = in[len++] = (uint8_t)rnd();
 			if (bad_at && seq == bad_at)	/* 0, or past what was written */
@@ -220,9 +235,7 @@ TEST(lz4_short_sequences)
 			for (size_t i = 0; i < ml; i++, len++)
 				in[len] = off && off <= len ? in[len - off] : 0;
 		}
-		enc[n++] = (uint8_t)((tail < 15 ? tail : 15) << 4);	/* the last literals */
-		if (tail >= 15)
-			enc[n++] = (uint8_t)(tail - 15);
+		n += put_token(enc + n, tail, 4);	/* the last literals */
 		for (size_t i = 0; i < tail; i++)
 			enc[n++] = in[len++] = (uint8_t)rnd();
 		if (bad_at) {
@@ -262,16 +275,13 @@ TEST(lz4_block_ends)
 		size_t n = 0, len = 104, off = offs[o];
 		uint64_t check;
 
-		blk[n++] = 0xf0;	/* 100 literals, 4 bytes 1 back */
-		blk[n++] = 100 - 15;
+		n += put_token(blk, 100, 4);	/* 100 literals, 4 bytes 1 back */
 		memcpy(blk + n, want, 100);
 		n += 100;
 		blk[n++] = 1;
 		blk[n++] = 0;
 		memset(want + 100, want[99], 4);
-		blk[n++] = (uint8_t)((lit < 15 ? lit : 15) << 4 | (ml < 19 ? ml - 4 : 15));
-		if (lit >= 15)
-			blk[n++] = (uint8_t)(lit - 15);
+		n += put_token(blk + n, lit, ml);
 		for (size_t i = 0; i < lit; i++)
 			blk[n++] = want[len++] = (uint8_t)rnd();
 		blk[n++] = (uint8_t)off;
@@ -280,9 +290,7 @@ TEST(lz4_block_ends)
 			blk[n++] = (uint8_t)(ml - 19);
 		for (size_t i = 0; i < ml; i++, len++)
 			want[len] = want[len - off];
-		blk[n++] = (uint8_t)((tail < 15 ? tail : 15) << 4);
-		if (tail >= 15)
-			blk[n++] = (uint8_t)(tail - 15);
+		n += put_token(blk + n, tail, 4);
 		for (size_t i = 0; i < tail; i++)
 			blk[n++] = want[len++] = (uint8_t)rnd();
 		memset(got, 0xa5, sizeof(got));
