@@ -75,7 +75,9 @@ $(B)/efi-obj/%.o: %.S
 $(B)/kjresume.so: $(EFI_OBJS) $(EFI_LIBS) linker.ld
 	ld $(EFI_LDFLAGS) $(EFI_OBJS) $(EFI_LIBS) -o $@ -lgnuefi
 
-# the chunk decode micro-benchmark (elfimg/module.mk)
+# the chunk decode micro-benchmark (elfimg/module.mk); built by make all
+# so that a change to what it calls cannot leave it broken unseen
+all: $(B)/decode-efi.efi
 $(B)/decode-efi.so: $(DECODE_EFI_OBJS) $(EFI_LIBS) linker.ld
 	ld $(filter-out -Map=%,$(EFI_LDFLAGS)) $(DECODE_EFI_OBJS) $(EFI_LIBS) -o $@ -lgnuefi
 

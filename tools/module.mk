@@ -22,7 +22,9 @@ $(B)/tools/kjsave $(B)/tools-static/kjsave: tools/kjsave.c $(ELFIMG_WRITE_SRCS) 
 $(B)/tools/kjimage $(B)/tools-static/kjimage: tools/kjimage.c \
 	$(TOOLS_COMMON) $(TOOLS_HDRS)
 
-# real memory for tests/bench/decode-efi.sh (not run by make bench: needs an image)
+# real memory for tests/bench/decode-efi.sh (not run by make bench: needs an
+# image); built by make all so that it cannot rot unseen
+all: $(B)/bench/image-sample
 $(B)/bench/image-sample: tests/bench/image-sample.c $(TOOLS_COMMON) $(TOOLS_HDRS)
 	@mkdir -p $(dir $@)
 	$(HOST_CC) $(TOOLS_CFLAGS) $(filter %.c,$^) -o $@ $(TOOLS_LIBS)

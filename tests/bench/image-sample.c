@@ -39,8 +39,7 @@ int main(int argc, char **argv)
 			uint64_t paddr = img.segs[s].paddr + c * len;
 
 			if (img_read_mem(&img, paddr, buf, len, NULL, true)) {
-				fprintf(stderr, "%s: memory at %#llx does not read back
-",
+				fprintf(stderr, "%s: memory at %#llx does not read back\n",
 					argv[1], (unsigned long long)paddr);
 				return 1;
 			}
