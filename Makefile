@@ -53,7 +53,8 @@ EFI_OBJS := $(patsubst %.c,$(B)/efi-obj/%.o,$(filter %.c,$(EFI_SRCS))) \
 .PHONY: all efi deps kernels check check-full check-unit check-relocs \
 	fuzz-smoke bench demo clean
 
-all: efi $(UNIT_TESTS)
+# the benchmarks are built (not run) too, so that none rots unseen
+all: efi $(UNIT_TESTS) $(BENCH_TARGETS)
 
 efi: $(B)/kjresume.efi
 
