@@ -21,7 +21,8 @@ HOST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. \
 	-fno-omit-frame-pointer
 HOST_LDFLAGS := -fsanitize=address,undefined
 BENCH_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -I. -march=x86-64-v2
-FUZZ_CFLAGS := -std=gnu11 -O1 -g -I. -fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -I. -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
 
 # GNU-EFI, Debian 12 (gnu-efi 3.0.15). efi_main is called by gnu-efi's
 # crt0 with the SysV ABI: it must not be declared EFIAPI.

@@ -76,9 +76,10 @@ static inline void copy_words(uint8_t *d, const uint8_t *s, size_t n)
 static inline void copy_pattern(uint8_t *d, size_t off, size_t n)
 {
 	size_t far = off * ((8 + off - 1) / off);	/* 8 .. 14 */
+	const uint8_t *s = d - off;	/* not d[i - off]: i - off wraps */
 
 	for (size_t i = 0; i < far; i++)
-		d[i] = d[i - off];
+		d[i] = s[i];
 	copy_words(d + far, d, n > far ? n - far : 0);
 }
 
