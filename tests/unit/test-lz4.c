@@ -196,6 +196,19 @@ static size_t put_token(uint8_t *p, size_t lit, size_t ml)
 	return n;
 }
 
+/* A match's 16-bit offset and the extra length byte of an @ml of 19 to
+ * 273. Returns the bytes written. */
+static size_t put_match(uint8_t *p, size_t off, size_t ml)
+{
+	size_t n = 0;
+
+	p[n++] = (uint8_t)off;
+	p[n++] = (uint8_t)(off >> 8);
+	if (ml >= 19)
+		p[n++] = (uint8_t)(ml - 19);
+	return n;
+}
+
 /*
  * Blocks of short sequences, every literal count and match length a token
  * holds without extra bytes and matches up to 150 bytes, offsets from 1
@@ -228,10 +241,7 @@ TEST(lz4_short_sequences)
 			if (bad_at && seq == bad_at)	/* 0, or past what was written */
 				off = round % 8 == 3 ? 0 :
 				      len + 1 + (round % 16 == 7 ? 0 : rnd() % 100);
-			enc[n++] = (uint8_t)off;
-			enc[n++] = (uint8_t)(off >> 8);
-			if (ml >= 19)
-				enc[n++] = (uint8_t)(ml - 19);
+			n += put_match(enc + n, off, ml);
 			for (size_t i = 0; i < ml; i++, len++)
 				in[len] = off && off <= len ? in[len - off] : 0;
 		}
@@ -278,16 +288,12 @@ TEST(lz4_block_ends)
 		n += put_token(blk, 100, 4);	/* 100 literals, 4 bytes 1 back */
 		memcpy(blk + n, want, 100);
 		n += 100;
-		blk[n++] = 1;
-		blk[n++] = 0;
+		n += put_match(blk + n, 1, 4);
 		memset(want + 100, want[99], 4);
 		n += put_token(blk + n, lit, ml);
 		for (size_t i = 0; i < lit; i++)
 			blk[n++] = want[len++] = (uint8_t)rnd();
-		blk[n++] = (uint8_t)off;
-		blk[n++] = 0;
-		if (ml >= 19)
-			blk[n++] = (uint8_t)(ml - 19);
+		n += put_match(blk + n, off, ml);
 		for (size_t i = 0; i < ml; i++, len++)
 			want[len] = want[len - off];
 		n += put_token(blk + n, tail, 4);
