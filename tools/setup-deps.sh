@@ -26,7 +26,7 @@ pkgs=(
 	# end-to-end tests
 	qemu-system-x86 ovmf kexec-tools busybox-static mtools dosfstools
 	gdisk e2fsprogs
-	gnuplot-nox  # tests/bench/resume.sh: the plot
+	gnuplot-nox swtpm  # tests/bench/resume.sh: the plot; the VM's TPM
 	# boot integration tests (tests/qemu/grub.sh): Debian's GRUB EFI, grub-editenv, efibootmgr
 	grub-efi-amd64-bin grub-common efibootmgr
 )
