@@ -31,11 +31,13 @@ static MP_SERVICES *mp;
 static EFI_EVENT mp_done;
 static void (*mp_fn)(void *);
 static void *mp_arg;
+static UINTN mp_running;	/* APs started and not yet back from mp_fn */
 
 static VOID EFIAPI ap_entry(VOID *unused)
 {
 	(void)unused;
 	mp_fn(mp_arg);
+	__atomic_fetch_sub(&mp_running, 1, __ATOMIC_RELEASE);
 }
 
 unsigned kjefi_mp_cpus(void)
@@ -55,11 +57,19 @@ unsigned kjefi_mp_cpus(void)
 kjefi_status kjefi_mp_start(void (*fn)(void *), void *arg)
 {
 	EFI_STATUS st;
+	UINTN total = 0, enabled = 0;
 
 	if (!mp)
 		return EFI_UNSUPPORTED;
+	/* StartupAllAPs runs fn on every enabled AP or fails */
+	st = mp->GetNumberOfProcessors(mp, &total, &enabled);
+	if (EFI_ERROR(st))
+		return st;
+	if (enabled < 2)
+		return EFI_UNSUPPORTED;
 	mp_fn = fn;
 	mp_arg = arg;
+	__atomic_store_n(&mp_running, enabled - 1, __ATOMIC_RELEASE);
 	st = BS->CreateEvent(0, 0, NULL, NULL, &mp_done);
 	if (EFI_ERROR(st))
 		return st;
@@ -72,12 +82,29 @@ kjefi_status kjefi_mp_start(void (*fn)(void *), void *arg)
 	return st;
 }
 
+/*
+ * EDK2 signals the wait event from a timer that looks at the APs every
+ * 100 ms: up to a tenth of a second after the last AP is done. The APs'
+ * own count says so at once. The event is then left open, unless already
+ * signalled, for the firmware's timer signals it later. Should an AP
+ * never run fn, the count stays above zero: after a second the firmware's
+ * event is waited for after all.
+ */
 void kjefi_mp_wait(void)
 {
 	UINTN idx;
 
 	if (!mp_done)
 		return;
+	for (uint64_t t = kjefi_now_us(); kjefi_now_us() - t < 1000000;) {
+		if (!__atomic_load_n(&mp_running, __ATOMIC_ACQUIRE)) {
+			if (BS->CheckEvent(mp_done) == EFI_SUCCESS)
+				BS->CloseEvent(mp_done);
+			mp_done = NULL;
+			return;
+		}
+		__asm__ volatile("pause");
+	}
 	BS->WaitForEvent(1, &mp_done, &idx);
 	BS->CloseEvent(mp_done);
 	mp_done = NULL;
