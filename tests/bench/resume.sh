@@ -61,8 +61,10 @@
 #                     most of kjresume's read at N = 256 (docs/PERFORMANCE.md)
 #   KJ_BENCH_DISK_MBS  read throttle of the disk, MiB/s (QEMU's
 #                     throttling.bps-read; default none: the host's page
-#                     cache, 3.5-5 GiB/s here, far faster against these
-#                     emulated CPUs than any disk is against native ones)
+#                     cache, 3.5-11 GiB/s on the machines measured, far
+#                     faster against these emulated CPUs than any disk is
+#                     against native ones; 512 stands to them as an NVMe
+#                     SSD to native CPUs, docs/PERFORMANCE.md)
 #   KJ_BENCH_TPM      tpm12: every boot has a TPM 1.2 (swtpm) on the
 #                     LPC bus; none: no TPM, as before 2026-12-06. Debian's
 #                     OVMF probes for a TPM at 0xfed40000 in PEI: where
