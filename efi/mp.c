@@ -57,19 +57,14 @@ unsigned kjefi_mp_cpus(void)
 kjefi_status kjefi_mp_start(void (*fn)(void *), void *arg)
 {
 	EFI_STATUS st;
-	UINTN total = 0, enabled = 0;
+	unsigned cpus = mp ? kjefi_mp_cpus() : 1;
 
-	if (!mp)
-		return EFI_UNSUPPORTED;
-	/* StartupAllAPs runs fn on every enabled AP or fails */
-	st = mp->GetNumberOfProcessors(mp, &total, &enabled);
-	if (EFI_ERROR(st))
-		return st;
-	if (enabled < 2)
+	if (cpus < 2)
 		return EFI_UNSUPPORTED;
 	mp_fn = fn;
 	mp_arg = arg;
-	__atomic_store_n(&mp_running, enabled - 1, __ATOMIC_RELEASE);
+	/* StartupAllAPs runs fn on every enabled AP or fails */
+	__atomic_store_n(&mp_running, cpus - 1, __ATOMIC_RELEASE);
 	st = BS->CreateEvent(0, 0, NULL, NULL, &mp_done);
 	if (EFI_ERROR(st))
 		return st;
